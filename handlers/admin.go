@@ -1,0 +1,160 @@
+package handlers
+
+import (
+	"errors"
+	"net/http"
+	"strings"
+	"time"
+
+	"github.com/gin-gonic/gin"
+
+	"gatehouse/models"
+	"gatehouse/views"
+)
+
+// Dashboard shows counts, recent sign-ins and configuration warnings.
+func (h *Handlers) Dashboard(c *gin.Context) {
+	ctx := c.Request.Context()
+	now := h.Now()
+	var d views.DashboardData
+	var err error
+	today := time.Date(now.Year(), now.Month(), now.Day(), 0, 0, 0, 0, time.UTC)
+	steps := []func() error{
+		func() error { d.Users, err = h.Store.CountUsers(ctx); return err },
+		func() error { d.Authenticators, d.EnabledAuthenticators, err = h.Store.CountAuthenticators(ctx); return err },
+		func() error { d.SigninsToday, err = h.Store.CountEvents(ctx, models.ActionSigninOK, today); return err },
+		func() error { d.ActiveSessions, err = h.Store.CountActiveSessions(ctx, now); return err },
+		func() error {
+			page, err := h.Store.ListAudit(ctx, models.AuditFilter{Action: "signin."}, 0, 10)
+			d.Recent = page.Events
+			return err
+		},
+		func() error { d.Warnings, err = h.warnings(c); return err },
+	}
+	for _, step := range steps {
+		if err := step(); err != nil {
+			h.fail(c, err)
+			return
+		}
+	}
+	h.render(c, http.StatusOK, views.DashboardPage(h.page(c, "dashboard.title", "dashboard"), d))
+}
+
+// warnings lists configuration problems an administrator should fix.
+func (h *Handlers) warnings(c *gin.Context) ([]string, error) {
+	t := h.T(c)
+	list, err := h.Store.Authenticators(c.Request.Context())
+	if err != nil {
+		return nil, err
+	}
+	var out []string
+	autoLogin := 0
+	for _, a := range list {
+		if !a.IsWeCom() || !a.Enabled {
+			continue
+		}
+		if a.AutoLogin {
+			autoLogin++
+		}
+		if strings.HasPrefix(a.Options.Origin, "http://") && !isLoopbackOrigin(a.Options.Origin) {
+			out = append(out, t.T("warning.origin_not_https", "Title", a.Title))
+		}
+	}
+	if autoLogin > 1 {
+		out = append(out, t.T("warning.auto_login_twice"))
+	}
+	return out, nil
+}
+
+func isLoopbackOrigin(origin string) bool {
+	for _, p := range []string{"http://localhost", "http://127.", "http://[::1]"} {
+		if strings.HasPrefix(origin, p) {
+			return true
+		}
+	}
+	return false
+}
+
+// AuthenticatorList lists authenticators in sign-in order.
+func (h *Handlers) AuthenticatorList(c *gin.Context) {
+	list, err := h.Store.Authenticators(c.Request.Context())
+	if err != nil {
+		h.fail(c, err)
+		return
+	}
+	h.render(c, http.StatusOK, views.AuthenticatorListPage(h.page(c, "authenticators.title", "authenticators"), views.AuthenticatorListData{Authenticators: list}))
+}
+
+// AuthenticatorToggle enables or disables an authenticator; the last enabled one stays enabled.
+func (h *Handlers) AuthenticatorToggle(c *gin.Context) {
+	a, ok := h.loadAuthenticator(c)
+	if !ok {
+		return
+	}
+	a.Enabled = !a.Enabled
+	err := h.Store.SaveAuthenticator(c.Request.Context(), &a)
+	switch {
+	case errors.Is(err, models.ErrLastEnabled):
+		h.flash(c, "error", "flash.last_enabled")
+	case errors.Is(err, models.ErrAutoLoginTaken):
+		h.flash(c, "error", "flash.auto_login_taken")
+	case err != nil:
+		h.fail(c, err)
+		return
+	default:
+		h.audit(c, models.Event{Action: models.ActionAuthUpdate, Target: a.Name, Detail: map[string]any{"enabled": a.Enabled}})
+		if a.Enabled {
+			h.flash(c, "ok", "flash.authenticator_enabled", "Title", a.Title)
+		} else {
+			h.flash(c, "ok", "flash.authenticator_disabled", "Title", a.Title)
+		}
+	}
+	c.Redirect(http.StatusSeeOther, "/admin/authenticators")
+}
+
+// AuthenticatorMove moves an authenticator up or down in sign-in order.
+func (h *Handlers) AuthenticatorMove(c *gin.Context) {
+	a, ok := h.loadAuthenticator(c)
+	if !ok {
+		return
+	}
+	delta := 1
+	if c.PostForm("direction") == "up" {
+		delta = -1
+	}
+	if err := h.Store.MoveAuthenticator(c.Request.Context(), a.ID, delta); err != nil {
+		h.fail(c, err)
+		return
+	}
+	h.audit(c, models.Event{Action: models.ActionAuthUpdate, Target: a.Name, Detail: map[string]any{"moved": c.PostForm("direction")}})
+	c.Redirect(http.StatusSeeOther, "/admin/authenticators")
+}
+
+func (h *Handlers) loadAuthenticator(c *gin.Context) (models.Authenticator, bool) {
+	id, ok := pathID(c, "id")
+	if !ok {
+		h.NotFound(c)
+		return models.Authenticator{}, false
+	}
+	a, err := h.Store.AuthenticatorByID(c.Request.Context(), id)
+	if err != nil {
+		h.fail(c, err)
+		return a, false
+	}
+	return a, true
+}
+
+const auditPerPage = 50
+
+// Audit lists audit events with filters and paging.
+func (h *Handlers) Audit(c *gin.Context) {
+	f := models.AuditFilter{Action: strings.TrimSpace(c.Query("action")), Actor: strings.TrimSpace(c.Query("actor")), Target: strings.TrimSpace(c.Query("target"))}
+	page := pageNumber(c)
+	res, err := h.Store.ListAudit(c.Request.Context(), f, (page-1)*auditPerPage, auditPerPage)
+	if err != nil {
+		h.fail(c, err)
+		return
+	}
+	d := views.AuditData{Filter: f, Events: res.Events, Pager: views.Pager{Page: page, PerPage: auditPerPage, Total: res.Total, URL: views.PageURL("/admin/audit", c.Request.URL.Query())}}
+	h.render(c, http.StatusOK, views.AuditPage(h.page(c, "audit.title", "audit"), d))
+}

@@ -1,0 +1,179 @@
+package handlers
+
+import (
+	"errors"
+	"net/http"
+	"strconv"
+
+	"github.com/gin-gonic/gin"
+
+	"gatehouse/auth"
+	"gatehouse/models"
+	"gatehouse/views"
+)
+
+const usersPerPage = 25
+
+// UserList lists users with search and paging.
+func (h *Handlers) UserList(c *gin.Context) {
+	q, page := c.Query("q"), pageNumber(c)
+	res, err := h.Store.ListUsers(c.Request.Context(), q, (page-1)*usersPerPage, usersPerPage)
+	if err != nil {
+		h.fail(c, err)
+		return
+	}
+	d := views.UserListData{Query: q, Users: res.Users, Pager: views.Pager{Page: page, PerPage: usersPerPage, Total: res.Total, URL: views.PageURL("/admin/users", c.Request.URL.Query())}}
+	h.render(c, http.StatusOK, views.UserListPage(h.page(c, "users.title", "users"), d))
+}
+
+// UserNew shows the form to create a user.
+func (h *Handlers) UserNew(c *gin.Context) {
+	h.render(c, http.StatusOK, views.UserNewPage(h.page(c, "users.new", "users"), views.UserNewData{}))
+}
+
+func userInput(c *gin.Context) auth.UserInput {
+	return auth.UserInput{
+		Username: c.PostForm("username"), Nickname: c.PostForm("nickname"), Email: c.PostForm("email"),
+		Mobile: c.PostForm("mobile"), Password: c.PostForm("password"),
+		IsAdmin: c.PostForm("is_admin") == "on", Disabled: c.PostForm("disabled") == "on",
+	}
+}
+
+func userForm(in auth.UserInput) views.UserForm {
+	return views.UserForm{Username: in.Username, Nickname: in.Nickname, Email: in.Email, Mobile: in.Mobile, IsAdmin: in.IsAdmin, Disabled: in.Disabled}
+}
+
+// fieldErrors translates validation codes; ok is false when err is not a validation error.
+func (h *Handlers) fieldErrors(c *gin.Context, err error) (views.FieldErrors, bool) {
+	var bad auth.Invalid
+	if !errors.As(err, &bad) {
+		return nil, false
+	}
+	t := h.T(c)
+	out := views.FieldErrors{}
+	for field, code := range bad {
+		out[field] = t.T("validation." + code)
+	}
+	return out, true
+}
+
+// UserCreate creates a user; on bad input the form comes back with the input kept (never the password).
+func (h *Handlers) UserCreate(c *gin.Context) {
+	in := userInput(c)
+	u, err := h.Accounts.Create(c.Request.Context(), in)
+	if errs, ok := h.fieldErrors(c, err); ok {
+		h.render(c, http.StatusUnprocessableEntity, views.UserNewPage(h.page(c, "users.new", "users"), views.UserNewData{Form: userForm(in), Errors: errs}))
+		return
+	}
+	if err != nil {
+		h.fail(c, err)
+		return
+	}
+	h.audit(c, models.Event{Action: models.ActionUserCreate, Target: u.Username, Detail: map[string]any{"is_admin": u.IsAdmin, "password": u.HasPassword()}})
+	h.flash(c, "ok", "flash.user_created", "Username", u.Username)
+	c.Redirect(http.StatusSeeOther, "/admin/users/"+strconv.FormatInt(u.ID, 10))
+}
+
+// UserEdit shows a user's edit page.
+func (h *Handlers) UserEdit(c *gin.Context) {
+	id, ok := pathID(c, "id")
+	if !ok {
+		h.NotFound(c)
+		return
+	}
+	u, err := h.Store.UserByID(c.Request.Context(), id)
+	if err != nil {
+		h.fail(c, err)
+		return
+	}
+	in := auth.UserInput{Username: u.Username, Nickname: u.Nickname, Email: u.Email, Mobile: u.MobileString(), IsAdmin: u.IsAdmin, Disabled: u.Disabled}
+	h.renderUserEdit(c, http.StatusOK, u, userForm(in), nil)
+}
+
+func (h *Handlers) renderUserEdit(c *gin.Context, status int, u models.User, form views.UserForm, errs views.FieldErrors) {
+	ctx := c.Request.Context()
+	bindings, err := h.Store.UserBindings(ctx, u.ID)
+	if err != nil {
+		h.fail(c, err)
+		return
+	}
+	sessions, err := h.Store.UserSessions(ctx, u.ID, h.Now())
+	if err != nil {
+		h.fail(c, err)
+		return
+	}
+	p := h.page(c, "users.title", "users")
+	p.Title = u.Username
+	h.render(c, status, views.UserEditPage(p, views.UserEditData{User: u, Form: form, Errors: errs, Bindings: bindings, Sessions: len(sessions)}))
+}
+
+// UserUpdate saves a user's profile, roles, status and (when given) a new password.
+func (h *Handlers) UserUpdate(c *gin.Context) {
+	id, ok := pathID(c, "id")
+	if !ok {
+		h.NotFound(c)
+		return
+	}
+	in := userInput(c)
+	u, err := h.Accounts.Update(c.Request.Context(), id, in)
+	if errs, ok := h.fieldErrors(c, err); ok {
+		current, lerr := h.Store.UserByID(c.Request.Context(), id)
+		if lerr != nil {
+			h.fail(c, lerr)
+			return
+		}
+		h.renderUserEdit(c, http.StatusUnprocessableEntity, current, userForm(in), errs)
+		return
+	}
+	if err != nil {
+		h.fail(c, err)
+		return
+	}
+	h.audit(c, models.Event{Action: models.ActionUserUpdate, Target: u.Username, Detail: map[string]any{"is_admin": u.IsAdmin, "disabled": u.Disabled, "password_changed": in.Password != ""}})
+	h.flash(c, "ok", "flash.user_saved", "Username", u.Username)
+	c.Redirect(http.StatusSeeOther, "/admin/users/"+strconv.FormatInt(u.ID, 10))
+}
+
+// UserRevokeSessions signs a user out everywhere.
+func (h *Handlers) UserRevokeSessions(c *gin.Context) {
+	id, ok := pathID(c, "id")
+	if !ok {
+		h.NotFound(c)
+		return
+	}
+	u, err := h.Store.UserByID(c.Request.Context(), id)
+	if err != nil {
+		h.fail(c, err)
+		return
+	}
+	n, err := h.Store.RevokeUserSessions(c.Request.Context(), u.ID, "", h.Now())
+	if err != nil {
+		h.fail(c, err)
+		return
+	}
+	h.audit(c, h.revokeEvent(u.Username, n, "all"))
+	h.flash(c, "ok", "flash.user_sessions_revoked", "Username", u.Username, "Count", strconv.FormatInt(n, 10))
+	c.Redirect(http.StatusSeeOther, "/admin/users/"+strconv.FormatInt(u.ID, 10))
+}
+
+func (h *Handlers) revokeEvent(username string, n int64, scope string) models.Event {
+	return models.Event{Action: models.ActionSessionRevoke, Target: username, Detail: map[string]any{"count": n, "scope": scope}}
+}
+
+// BindingDelete unbinds a WeCom identity from a user.
+func (h *Handlers) BindingDelete(c *gin.Context) {
+	id, ok1 := pathID(c, "id")
+	bid, ok2 := pathID(c, "bid")
+	if !ok1 || !ok2 {
+		h.NotFound(c)
+		return
+	}
+	b, err := h.Store.DeleteUserBinding(c.Request.Context(), id, bid)
+	if err != nil {
+		h.fail(c, err)
+		return
+	}
+	h.audit(c, models.Event{Action: models.ActionBindingDelete, Target: b.Subject, Detail: map[string]any{"user_id": id, "authenticator_id": b.AuthenticatorID, "corp_id": b.CorpID}})
+	h.flash(c, "ok", "flash.binding_deleted", "Subject", b.Subject)
+	c.Redirect(http.StatusSeeOther, "/admin/users/"+strconv.FormatInt(id, 10))
+}

@@ -1,0 +1,157 @@
+package handlers
+
+import (
+	"errors"
+	"net/http"
+	"net/url"
+	"strconv"
+
+	"github.com/gin-gonic/gin"
+
+	"gatehouse/auth"
+	"gatehouse/models"
+	"gatehouse/views"
+)
+
+// Home sends people where they belong: admins to /admin, members to /account, others to sign in.
+func (h *Handlers) Home(c *gin.Context) {
+	if u, ok := CurrentUser(c); ok {
+		c.Redirect(http.StatusSeeOther, homeFor(u))
+		return
+	}
+	c.Redirect(http.StatusSeeOther, "/signin")
+}
+
+func homeFor(u models.User) string {
+	if u.IsAdmin {
+		return "/admin"
+	}
+	return "/account"
+}
+
+// SigninPage shows the password form and the WeCom buttons.
+func (h *Handlers) SigninPage(c *gin.Context) {
+	redirect := auth.SafeRedirect(c.Query("redirect"), "")
+	if u, ok := CurrentUser(c); ok {
+		c.Redirect(http.StatusSeeOther, auth.SafeRedirect(redirect, homeFor(u)))
+		return
+	}
+	h.renderSignin(c, http.StatusOK, views.SigninData{Redirect: redirect, Error: h.reason(c, c.Query("reason"))})
+}
+
+func (h *Handlers) renderSignin(c *gin.Context, status int, d views.SigninData) {
+	list, err := h.Store.EnabledAuthenticators(c.Request.Context())
+	if err != nil {
+		h.fail(c, err)
+		return
+	}
+	for _, a := range list {
+		switch a.Type {
+		case models.TypePassword:
+			d.PasswordEnabled = true
+		case models.TypeWeCom:
+			d.WeCom = append(d.WeCom, a)
+		}
+	}
+	d.StartURL = func(a models.Authenticator) string { return wecomStartURL(a.Name, d.Redirect) }
+	h.render(c, status, views.SigninPage(h.page(c, "signin.title", ""), d))
+}
+
+// Signin checks a username and password and issues a new session.
+func (h *Handlers) Signin(c *gin.Context) {
+	username := c.PostForm("username")
+	redirect := auth.SafeRedirect(c.PostForm("redirect"), "")
+	t := h.T(c)
+	again := func(status int, msg string) {
+		h.renderSignin(c, status, views.SigninData{Username: username, Redirect: redirect, Error: msg})
+	}
+	pw, err := h.Store.AuthenticatorByName(c.Request.Context(), models.PasswordAuthenticatorName)
+	if err != nil && !errors.Is(err, models.ErrNotFound) {
+		h.fail(c, err)
+		return
+	}
+	if err != nil || !pw.Enabled {
+		again(http.StatusForbidden, t.T("signin.password_disabled"))
+		return
+	}
+	u, err := h.Passwords.Verify(c.Request.Context(), username, c.PostForm("password"), c.ClientIP())
+	var throttled *auth.ThrottledError
+	switch {
+	case errors.As(err, &throttled):
+		h.Metrics.Signin("password", "throttled")
+		c.Header("Retry-After", strconv.Itoa(int(throttled.Wait.Seconds())+1))
+		again(http.StatusTooManyRequests, t.T("signin.throttled", "Minutes", throttled.Minutes()))
+	case errors.Is(err, auth.ErrInvalidCredentials):
+		h.Metrics.Signin("password", "invalid_credentials")
+		again(http.StatusUnauthorized, t.T("signin.invalid"))
+	case errors.Is(err, auth.ErrUserDisabled):
+		h.Metrics.Signin("password", "user_disabled")
+		h.audit(c, models.Event{Action: models.ActionSigninRefused, Target: u.Username, Detail: map[string]any{"method": "password", "outcome": "user_disabled"}})
+		again(http.StatusForbidden, t.T("signin.disabled"))
+	case err != nil:
+		h.fail(c, err)
+	default:
+		if err := h.startSession(c, u, pw.ID, "password"); err != nil {
+			h.fail(c, err)
+			return
+		}
+		c.Redirect(http.StatusSeeOther, auth.SafeRedirect(redirect, homeFor(u)))
+	}
+}
+
+// startSession issues a fresh session for u and records the sign-in.
+func (h *Handlers) startSession(c *gin.Context, u models.User, authenticatorID int64, method string) error {
+	if err := h.Sessions.Issue(c.Writer, c.Request, u.ID, authenticatorID); err != nil {
+		return err
+	}
+	if err := h.Store.MarkSignedIn(c.Request.Context(), u.ID, h.Now()); err != nil {
+		return err
+	}
+	h.Metrics.Signin(method, "ok")
+	h.audit(c, models.Event{ActorUserID: u.ID, Action: models.ActionSigninOK, Target: u.Username, Detail: map[string]any{"method": method}})
+	return nil
+}
+
+// Signout revokes the session server-side.
+func (h *Handlers) Signout(c *gin.Context) {
+	u, _ := CurrentUser(c)
+	if err := h.Sessions.Revoke(c.Writer, c.Request); err != nil {
+		h.fail(c, err)
+		return
+	}
+	h.audit(c, models.Event{ActorUserID: u.ID, Action: models.ActionSignout, Target: u.Username})
+	h.flash(c, "info", "flash.signed_out")
+	c.Redirect(http.StatusSeeOther, "/signin")
+}
+
+// SetLanguage remembers the language chosen in the footer for a year.
+func (h *Handlers) SetLanguage(c *gin.Context) {
+	lang := c.PostForm("lang")
+	if lang != "en" && lang != "zh" {
+		lang = "en"
+	}
+	http.SetCookie(c.Writer, &http.Cookie{Name: langCookie, Value: lang, Path: "/", MaxAge: 365 * 24 * 3600, HttpOnly: true, SameSite: http.SameSiteLaxMode})
+	c.Redirect(http.StatusSeeOther, auth.SafeRedirect(c.PostForm("redirect"), "/"))
+}
+
+// reason translates a sign-in outcome name passed in ?reason= (after a failed automatic WeCom sign-in).
+// Only known outcome names are shown, so the query string cannot put arbitrary text on the page.
+func (h *Handlers) reason(c *gin.Context, outcome string) string {
+	if outcome == "" {
+		return ""
+	}
+	id := "outcome." + outcome + ".text"
+	if msg := h.T(c).T(id); msg != id {
+		return msg
+	}
+	return ""
+}
+
+// wecomStartURL links to an authenticator's start with the redirect target.
+func wecomStartURL(name, redirect string) string {
+	u := "/auth/wecom/" + name + "/start"
+	if redirect != "" {
+		u += "?redirect=" + url.QueryEscape(redirect)
+	}
+	return u
+}

@@ -1,0 +1,143 @@
+package models
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"strings"
+	"time"
+)
+
+// ErrLastEnabled is returned when a change would leave no enabled authenticator.
+var ErrLastEnabled = errors.New("the last enabled authenticator cannot be disabled or deleted")
+
+// ErrAutoLoginTaken is returned when a second enabled authenticator would get auto login.
+var ErrAutoLoginTaken = errors.New("another enabled authenticator already has auto login")
+
+// Authenticators lists every authenticator in sign-in page order.
+func (s *Store) Authenticators(ctx context.Context) ([]Authenticator, error) {
+	var list []Authenticator
+	err := s.q(ctx).Order("sort, id").Find(&list).Error
+	return list, notFound(err, "list authenticators")
+}
+
+// EnabledAuthenticators lists the enabled authenticators in sign-in page order.
+func (s *Store) EnabledAuthenticators(ctx context.Context) ([]Authenticator, error) {
+	var list []Authenticator
+	err := s.q(ctx).Where("enabled").Order("sort, id").Find(&list).Error
+	return list, notFound(err, "list enabled authenticators")
+}
+
+// AuthenticatorByID loads one authenticator.
+func (s *Store) AuthenticatorByID(ctx context.Context, id int64) (Authenticator, error) {
+	var a Authenticator
+	err := s.q(ctx).First(&a, id).Error
+	return a, notFound(err, fmt.Sprintf("authenticator %d", id))
+}
+
+// AuthenticatorByName loads one authenticator by its URL name.
+func (s *Store) AuthenticatorByName(ctx context.Context, name string) (Authenticator, error) {
+	var a Authenticator
+	err := s.q(ctx).Where("name = ?", name).First(&a).Error
+	return a, notFound(err, fmt.Sprintf("authenticator %q", name))
+}
+
+// AutoLoginAuthenticator returns the enabled authenticator with auto login, if any.
+func (s *Store) AutoLoginAuthenticator(ctx context.Context) (Authenticator, error) {
+	var a Authenticator
+	err := s.q(ctx).Where("enabled AND auto_login AND type = ?", TypeWeCom).First(&a).Error
+	return a, notFound(err, "auto-login authenticator")
+}
+
+// CreateAuthenticator inserts a; a taken name or a second auto login is ErrConflict / ErrAutoLoginTaken.
+func (s *Store) CreateAuthenticator(ctx context.Context, a *Authenticator) error {
+	return autoLoginConflict(s.q(ctx).Create(a).Error, fmt.Sprintf("create authenticator %q", a.Name))
+}
+
+// SaveAuthenticator writes every field of a, refusing to leave no enabled authenticator.
+func (s *Store) SaveAuthenticator(ctx context.Context, a *Authenticator) error {
+	return s.InTx(ctx, func(tx *Store) error {
+		if !a.Enabled {
+			if err := tx.checkNotLastEnabled(ctx, a.ID); err != nil {
+				return err
+			}
+		}
+		return autoLoginConflict(tx.q(ctx).Save(a).Error, fmt.Sprintf("save authenticator %q", a.Name))
+	})
+}
+
+// autoLoginConflict tells a second auto login (the partial unique index) apart from a taken name.
+func autoLoginConflict(err error, what string) error {
+	if err != nil && strings.Contains(err.Error(), "auto_login") {
+		return fmt.Errorf("%s: %w", what, ErrAutoLoginTaken)
+	}
+	return notFound(err, what)
+}
+
+func (s *Store) checkNotLastEnabled(ctx context.Context, id int64) error {
+	var others int64
+	if err := s.q(ctx).Model(&Authenticator{}).Where("enabled AND id <> ?", id).Count(&others).Error; err != nil {
+		return fmt.Errorf("count enabled authenticators: %w", err)
+	}
+	if others == 0 {
+		return ErrLastEnabled
+	}
+	return nil
+}
+
+// DeleteAuthenticator removes an authenticator with its bindings, never the last enabled one.
+func (s *Store) DeleteAuthenticator(ctx context.Context, id int64) error {
+	return s.InTx(ctx, func(tx *Store) error {
+		a, err := tx.AuthenticatorByID(ctx, id)
+		if err != nil {
+			return err
+		}
+		if a.Enabled {
+			if err := tx.checkNotLastEnabled(ctx, id); err != nil {
+				return err
+			}
+		}
+		if err := tx.q(ctx).Where("authenticator_id = ?", id).Delete(&Binding{}).Error; err != nil {
+			return fmt.Errorf("delete bindings of authenticator %d: %w", id, err)
+		}
+		return notFound(tx.q(ctx).Delete(&Authenticator{}, id).Error, fmt.Sprintf("delete authenticator %d", id))
+	})
+}
+
+// MoveAuthenticator swaps an authenticator with its neighbour (up: -1, down: +1) in sign-in order, and
+// renumbers every sort so that the order is explicit afterwards.
+func (s *Store) MoveAuthenticator(ctx context.Context, id int64, delta int) error {
+	return s.InTx(ctx, func(tx *Store) error {
+		list, err := tx.Authenticators(ctx)
+		if err != nil {
+			return err
+		}
+		i := -1
+		for k := range list {
+			if list[k].ID == id {
+				i = k
+			}
+		}
+		if i < 0 {
+			return fmt.Errorf("move authenticator %d: %w", id, ErrNotFound)
+		}
+		if j := i + delta; j >= 0 && j < len(list) {
+			list[i], list[j] = list[j], list[i]
+		}
+		for k := range list {
+			if err := tx.q(ctx).Model(&Authenticator{}).Where("id = ?", list[k].ID).UpdateColumns(map[string]any{"sort": (k + 1) * 10, "updated_at": time.Now().UTC()}).Error; err != nil {
+				return fmt.Errorf("renumber authenticator %d: %w", list[k].ID, err)
+			}
+		}
+		return nil
+	})
+}
+
+// CountAuthenticators counts all and enabled authenticators.
+func (s *Store) CountAuthenticators(ctx context.Context) (all, enabled int64, err error) {
+	if err = s.q(ctx).Model(&Authenticator{}).Count(&all).Error; err != nil {
+		return 0, 0, fmt.Errorf("count authenticators: %w", err)
+	}
+	err = s.q(ctx).Model(&Authenticator{}).Where("enabled").Count(&enabled).Error
+	return all, enabled, notFound(err, "count enabled authenticators")
+}

@@ -1,0 +1,64 @@
+package models
+
+import (
+	"context"
+	"fmt"
+
+	"github.com/go-gormigrate/gormigrate/v2"
+	"gorm.io/gorm"
+)
+
+// migrations lists every schema change in order. Never edit a shipped one: add a new one. The first
+// builds the schema from the models; later ones must change it explicitly (and check with Migrator()
+// first, since a fresh database already has what the models describe).
+func migrations() []*gormigrate.Migration {
+	return []*gormigrate.Migration{
+		{
+			ID: "202611240001_initial",
+			Migrate: func(tx *gorm.DB) error {
+				if err := tx.AutoMigrate(&User{}, &Authenticator{}, &Binding{}, &Session{}, &WeComToken{}, &AuditEvent{}); err != nil {
+					return err
+				}
+				// At most one enabled authenticator may have auto login; the form says so too.
+				if err := tx.Exec(`CREATE UNIQUE INDEX IF NOT EXISTS uq_authenticators_auto_login ON authenticators (auto_login) WHERE auto_login AND enabled`).Error; err != nil {
+					return err
+				}
+				return tx.Create(&Authenticator{
+					Name: PasswordAuthenticatorName, Type: TypePassword, Title: "Password", Enabled: true, Sort: 0,
+				}).Error
+			},
+			Rollback: func(tx *gorm.DB) error {
+				return tx.Migrator().DropTable(&AuditEvent{}, &WeComToken{}, &Session{}, &Binding{}, &Authenticator{}, &User{})
+			},
+		},
+	}
+}
+
+// migrateLockID is the PostgreSQL advisory lock that serialises instances starting together.
+const migrateLockID = 7230418851
+
+// Migrate brings the schema up to date, then runs seed (such as creating the first admin) in the same
+// critical section, so that instances starting together on an empty database migrate and seed once.
+func (s *Store) Migrate(ctx context.Context, seed func(ctx context.Context, s *Store) error) error {
+	run := func(db *gorm.DB) error {
+		m := gormigrate.New(db, &gormigrate.Options{TableName: "schema_migrations", IDColumnSize: 128, UseTransaction: true}, migrations())
+		if err := m.Migrate(); err != nil {
+			return fmt.Errorf("migrate: %w", err)
+		}
+		if seed == nil {
+			return nil
+		}
+		return seed(ctx, &Store{db: db, dialect: s.dialect})
+	}
+	if s.dialect != "postgres" {
+		return run(s.db.WithContext(ctx))
+	}
+	// An advisory lock belongs to one connection: pin one for lock, work and unlock.
+	return s.db.WithContext(ctx).Connection(func(conn *gorm.DB) error {
+		if err := conn.Exec("SELECT pg_advisory_lock(?)", migrateLockID).Error; err != nil {
+			return fmt.Errorf("take migration lock: %w", err)
+		}
+		defer conn.Exec("SELECT pg_advisory_unlock(?)", migrateLockID)
+		return run(conn)
+	})
+}

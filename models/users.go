@@ -1,0 +1,164 @@
+package models
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"strings"
+	"time"
+)
+
+// ErrInvalidMobile is returned by NormalizeMobile for input that is not a phone number.
+var ErrInvalidMobile = errors.New("invalid mobile number")
+
+// NormalizeMobile turns a phone number into digits with country code and a leading "+":
+// "138 0000 0001" and "+86-138-0000-0001" both become "+8613800000001". An 11-digit number starting with
+// 1 is taken as mainland China (+86), as WeCom returns them; other numbers need their country code.
+func NormalizeMobile(s string) (string, error) {
+	s = strings.TrimSpace(s)
+	if s == "" {
+		return "", nil
+	}
+	international := false
+	switch {
+	case strings.HasPrefix(s, "+"):
+		international, s = true, s[1:]
+	case strings.HasPrefix(s, "00"):
+		international, s = true, s[2:]
+	}
+	var b strings.Builder
+	for _, r := range s {
+		switch {
+		case r >= '0' && r <= '9':
+			b.WriteRune(r)
+		case r == ' ' || r == '-' || r == '(' || r == ')' || r == '.':
+		default:
+			return "", ErrInvalidMobile
+		}
+	}
+	d := b.String()
+	switch {
+	case international && len(d) >= 7 && len(d) <= 15 && d[0] != '0':
+		return "+" + d, nil
+	case !international && len(d) == 11 && d[0] == '1':
+		return "+86" + d, nil
+	case !international && len(d) == 13 && strings.HasPrefix(d, "861"):
+		return "+" + d, nil
+	}
+	return "", ErrInvalidMobile
+}
+
+// ValidUsername tells whether s is 1-64 letters, digits, '.', '_', '-' or '@'.
+func ValidUsername(s string) bool {
+	if len(s) == 0 || len(s) > 64 {
+		return false
+	}
+	for _, r := range s {
+		if !(r >= 'a' && r <= 'z' || r >= 'A' && r <= 'Z' || r >= '0' && r <= '9' || strings.ContainsRune("._-@", r)) {
+			return false
+		}
+	}
+	return true
+}
+
+// NormalizeUsername lower-cases and trims a username; usernames compare case-insensitively.
+func NormalizeUsername(s string) string { return strings.ToLower(strings.TrimSpace(s)) }
+
+// CreateUser inserts u; a taken username or mobile is ErrConflict.
+func (s *Store) CreateUser(ctx context.Context, u *User) error {
+	u.Username = NormalizeUsername(u.Username)
+	return notFound(s.q(ctx).Create(u).Error, fmt.Sprintf("create user %q", u.Username))
+}
+
+// SaveUser writes every field of u.
+func (s *Store) SaveUser(ctx context.Context, u *User) error {
+	return notFound(s.q(ctx).Save(u).Error, fmt.Sprintf("save user %d", u.ID))
+}
+
+// UserByID loads one user.
+func (s *Store) UserByID(ctx context.Context, id int64) (User, error) {
+	var u User
+	err := s.q(ctx).First(&u, id).Error
+	return u, notFound(err, fmt.Sprintf("user %d", id))
+}
+
+// UserByUsername loads one user by username, case-insensitively.
+func (s *Store) UserByUsername(ctx context.Context, username string) (User, error) {
+	var u User
+	err := s.q(ctx).Where("username = ?", NormalizeUsername(username)).First(&u).Error
+	return u, notFound(err, fmt.Sprintf("user %q", username))
+}
+
+// UserByMobile loads the user with this normalised mobile number.
+func (s *Store) UserByMobile(ctx context.Context, mobile string) (User, error) {
+	var u User
+	err := s.q(ctx).Where("mobile = ?", mobile).First(&u).Error
+	return u, notFound(err, "user by mobile "+RedactMobile(mobile))
+}
+
+// RedactMobile keeps a mobile number recognisable in logs without spelling it out.
+func RedactMobile(m string) string {
+	if len(m) < 9 {
+		return "***"
+	}
+	return m[:len(m)-8] + "****" + m[len(m)-4:]
+}
+
+// UsernameTaken tells whether another user (not exceptID) has this username.
+func (s *Store) UsernameTaken(ctx context.Context, username string, exceptID int64) (bool, error) {
+	var n int64
+	err := s.q(ctx).Model(&User{}).Where("username = ? AND id <> ?", NormalizeUsername(username), exceptID).Count(&n).Error
+	return n > 0, notFound(err, "check username")
+}
+
+// MobileTaken tells whether another user (not exceptID) has this normalised mobile.
+func (s *Store) MobileTaken(ctx context.Context, mobile string, exceptID int64) (bool, error) {
+	var n int64
+	err := s.q(ctx).Model(&User{}).Where("mobile = ? AND id <> ?", mobile, exceptID).Count(&n).Error
+	return n > 0, notFound(err, "check mobile")
+}
+
+// UserPage is one page of a user listing.
+type UserPage struct {
+	Users []User
+	Total int64
+}
+
+// ListUsers returns users whose username, nickname, email or mobile contains query, newest first.
+func (s *Store) ListUsers(ctx context.Context, query string, offset, limit int) (UserPage, error) {
+	var p UserPage
+	q := s.q(ctx).Model(&User{})
+	if query = strings.TrimSpace(query); query != "" {
+		like := "%" + escapeLike(strings.ToLower(query)) + "%"
+		q = q.Where("LOWER(username) LIKE ? ESCAPE '\\' OR LOWER(nickname) LIKE ? ESCAPE '\\' OR LOWER(email) LIKE ? ESCAPE '\\' OR mobile LIKE ? ESCAPE '\\'", like, like, like, like)
+	}
+	if err := q.Count(&p.Total).Error; err != nil {
+		return p, fmt.Errorf("count users: %w", err)
+	}
+	err := q.Order("id DESC").Offset(offset).Limit(limit).Find(&p.Users).Error
+	return p, notFound(err, "list users")
+}
+
+func escapeLike(s string) string {
+	return strings.NewReplacer(`\`, `\\`, `%`, `\%`, `_`, `\_`).Replace(s)
+}
+
+// CountUsers counts every user.
+func (s *Store) CountUsers(ctx context.Context) (int64, error) {
+	var n int64
+	err := s.q(ctx).Model(&User{}).Count(&n).Error
+	return n, notFound(err, "count users")
+}
+
+// CountActiveAdmins counts admins who are not disabled, not counting exceptID.
+func (s *Store) CountActiveAdmins(ctx context.Context, exceptID int64) (int64, error) {
+	var n int64
+	err := s.q(ctx).Model(&User{}).Where("is_admin AND NOT disabled AND id <> ?", exceptID).Count(&n).Error
+	return n, notFound(err, "count admins")
+}
+
+// MarkSignedIn records the time of a successful sign-in.
+func (s *Store) MarkSignedIn(ctx context.Context, userID int64, at time.Time) error {
+	err := s.q(ctx).Model(&User{}).Where("id = ?", userID).UpdateColumn("last_signin_at", at).Error
+	return notFound(err, fmt.Sprintf("mark user %d signed in", userID))
+}

@@ -1,0 +1,124 @@
+package views
+
+import (
+	"embed"
+	"fmt"
+	"io/fs"
+	"strings"
+
+	"github.com/BurntSushi/toml"
+	"github.com/nicksnyder/go-i18n/v2/i18n"
+	"golang.org/x/text/language"
+)
+
+//go:embed locales/*.toml
+var localeFiles embed.FS
+
+// Languages Gatehouse speaks, in the order the language switch lists them.
+var languageTags = []language.Tag{language.English, language.SimplifiedChinese}
+
+// Language is one choice of the language switch.
+type Language struct {
+	Code string // "en", "zh"
+	Name string // in its own language
+}
+
+// Languages lists the languages of the switch.
+func Languages() []Language {
+	return []Language{{"en", "English"}, {"zh", "简体中文"}}
+}
+
+// Catalog holds every translation, loaded once from the embedded locales/*.{en,zh}.toml files.
+type Catalog struct {
+	bundle  *i18n.Bundle
+	matcher language.Matcher
+	ids     map[string][]string // language code → message ids, for the completeness test
+}
+
+// NewCatalog loads the embedded translations.
+func NewCatalog() (*Catalog, error) {
+	b := i18n.NewBundle(language.English)
+	b.RegisterUnmarshalFunc("toml", toml.Unmarshal)
+	paths, err := fs.Glob(localeFiles, "locales/*.toml")
+	if err != nil {
+		return nil, err
+	}
+	c := &Catalog{bundle: b, matcher: language.NewMatcher(languageTags), ids: map[string][]string{}}
+	for _, p := range paths {
+		data, err := localeFiles.ReadFile(p)
+		if err != nil {
+			return nil, err
+		}
+		mf, err := b.ParseMessageFileBytes(data, p)
+		if err != nil {
+			return nil, fmt.Errorf("load translations %s: %w", p, err)
+		}
+		base, _ := mf.Tag.Base()
+		for _, m := range mf.Messages {
+			c.ids[base.String()] = append(c.ids[base.String()], m.ID)
+		}
+	}
+	return c, nil
+}
+
+// Match picks "en" or "zh": the cookie's choice when valid, else the best match for Accept-Language.
+func (c *Catalog) Match(cookie, acceptLanguage string) string {
+	if cookie == "en" || cookie == "zh" {
+		return cookie
+	}
+	tags, _, _ := language.ParseAcceptLanguage(acceptLanguage)
+	tag, _, _ := c.matcher.Match(tags...)
+	if base, _ := tag.Base(); base.String() == "zh" {
+		return "zh"
+	}
+	return "en"
+}
+
+// Translator returns the translator for a language code from Match.
+func (c *Catalog) Translator(lang string) Translator {
+	tag := "en"
+	if lang == "zh" {
+		tag = "zh-Hans"
+	}
+	return Translator{Lang: lang, loc: i18n.NewLocalizer(c.bundle, tag, "en")}
+}
+
+// MessageIDs lists the message ids of a language ("en" or "zh"), for the test that both are complete.
+func (c *Catalog) MessageIDs(lang string) []string { return c.ids[lang] }
+
+// Translator translates message ids for one request.
+type Translator struct {
+	Lang string
+	loc  *i18n.Localizer
+}
+
+// T translates id; args are name/value pairs for the message's {{.Name}} placeholders. A missing
+// message shows its id, which the completeness test prevents from shipping.
+func (t Translator) T(id string, args ...any) string {
+	if t.loc == nil {
+		return id
+	}
+	var data map[string]any
+	if len(args) > 0 {
+		data = make(map[string]any, len(args)/2)
+		for i := 0; i+1 < len(args); i += 2 {
+			data[fmt.Sprint(args[i])] = args[i+1]
+		}
+	}
+	s, err := t.loc.Localize(&i18n.LocalizeConfig{MessageID: id, TemplateData: data})
+	if err != nil && s == "" {
+		return id
+	}
+	return s
+}
+
+// HTMLLang is the value of <html lang>.
+func (t Translator) HTMLLang() string {
+	if t.Lang == "zh" {
+		return "zh-CN"
+	}
+	return "en"
+}
+
+// IsZh tells whether the page is in Chinese.
+func (t Translator) IsZh() bool { return strings.HasPrefix(t.Lang, "zh") }

@@ -1,0 +1,141 @@
+package web
+
+import (
+	"fmt"
+	"log/slog"
+	"net/http"
+	"net/url"
+	"strings"
+	"time"
+
+	"github.com/gin-gonic/gin"
+
+	"gatehouse/auth"
+	"gatehouse/handlers"
+	"gatehouse/wecom"
+)
+
+// recover turns a panic into a 500 page and a log line with the stack, instead of a dropped connection.
+func (s *Server) recover(c *gin.Context) {
+	defer func() {
+		if err := recover(); err != nil {
+			if err == http.ErrAbortHandler {
+				panic(err)
+			}
+			s.log.Error("panic", "path", c.Request.URL.Path, "err", fmt.Sprint(err))
+			c.Abort()
+			s.h.ServerError(c)
+		}
+	}()
+	c.Next()
+}
+
+// requestLog writes one structured line per request. Query strings are left out: they carry OAuth
+// codes and states.
+func (s *Server) requestLog(c *gin.Context) {
+	start := time.Now()
+	c.Next()
+	level := slog.LevelInfo
+	if c.Writer.Status() >= 500 {
+		level = slog.LevelError
+	}
+	s.log.Log(c.Request.Context(), level, "request",
+		"method", c.Request.Method, "path", c.Request.URL.Path, "status", c.Writer.Status(),
+		"duration_ms", float64(time.Since(start).Microseconds())/1000, "ip", c.ClientIP())
+}
+
+// securityHeaders sets the headers of DESIGN.md §6 on every response.
+func (s *Server) securityHeaders(c *gin.Context) {
+	h := c.Writer.Header()
+	h.Set("Content-Security-Policy", "default-src 'self'; img-src 'self'; style-src 'self'; script-src 'self'; form-action 'self'; frame-ancestors 'none'; base-uri 'none'; object-src 'none'")
+	h.Set("X-Content-Type-Options", "nosniff")
+	h.Set("X-Frame-Options", "DENY")
+	if strings.HasPrefix(c.Request.URL.Path, "/auth/") {
+		h.Set("Referrer-Policy", "no-referrer") // an OAuth code must never leak in a Referer
+	} else {
+		h.Set("Referrer-Policy", "same-origin")
+	}
+	c.Next()
+}
+
+// demoClient lets a demo visitor act as the WeCom client: with the demo toggle on, the request's
+// User-Agent becomes a WeCom one (mobile or desktop, like the real browser).
+func (s *Server) demoClient(c *gin.Context) {
+	if !s.cfg.Demo {
+		c.Next()
+		return
+	}
+	if ck, err := c.Request.Cookie(handlers.DemoWeComCookie); err == nil && ck.Value == "1" && !wecom.IsWeComClient(c.Request.UserAgent()) {
+		ua := wecom.UserAgentDesktop
+		if wecom.IsMobile(c.Request.UserAgent()) {
+			ua = wecom.UserAgentIOS
+		}
+		c.Request.Header.Set("User-Agent", ua)
+	}
+	c.Next()
+}
+
+// loadSession puts the signed-in user, if any, on the request. A database outage is a 503, not a
+// silent sign-out.
+func (s *Server) loadSession(c *gin.Context) {
+	c.Request = c.Request.WithContext(auth.WithClientIP(c.Request.Context(), c.ClientIP()))
+	u, sess, ok, err := s.sessions.Current(c.Request)
+	if err != nil {
+		s.h.Unavailable(c, err)
+		c.Abort()
+		return
+	}
+	if ok {
+		handlers.SetCurrent(c, u, sess)
+	}
+	c.Next()
+}
+
+// requireUser sends anonymous visitors to the sign-in page, coming back here afterwards. Inside the
+// WeCom client with auto login configured, they go straight to WeCom instead.
+func (s *Server) requireUser(c *gin.Context) {
+	if _, ok := handlers.CurrentUser(c); ok {
+		c.Next()
+		return
+	}
+	if c.Request.Method == http.MethodGet {
+		if target, ok := s.h.AutoLoginTarget(c); ok {
+			c.Redirect(http.StatusSeeOther, target)
+			c.Abort()
+			return
+		}
+		c.Redirect(http.StatusSeeOther, "/signin?redirect="+url.QueryEscape(c.Request.URL.RequestURI()))
+	} else {
+		c.Redirect(http.StatusSeeOther, "/signin")
+	}
+	c.Abort()
+}
+
+// requireAdmin lets only admins through: anonymous visitors sign in first, members get a 403 page.
+func (s *Server) requireAdmin(c *gin.Context) {
+	u, ok := handlers.CurrentUser(c)
+	if !ok {
+		s.requireUser(c)
+		return
+	}
+	if !u.IsAdmin {
+		s.h.Forbidden(c)
+		c.Abort()
+		return
+	}
+	c.Next()
+}
+
+func (s *Server) healthz(c *gin.Context) { c.String(http.StatusOK, "ok\n") }
+
+// readyz answers 200 while the database answers within a second.
+func (s *Server) readyz(c *gin.Context) {
+	ctx, cancel := contextWithTimeout(c, time.Second)
+	defer cancel()
+	if err := s.store.Ping(ctx); err != nil {
+		c.String(http.StatusServiceUnavailable, "database unavailable\n")
+		return
+	}
+	c.String(http.StatusOK, "ok\n")
+}
+

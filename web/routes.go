@@ -1,0 +1,54 @@
+package web
+
+import (
+	"github.com/gin-gonic/gin"
+)
+
+// routes is every route of Gatehouse, its guard and its handler, in one table (DESIGN.md §5).
+func (s *Server) routes() *gin.Engine {
+	r := gin.New()
+	r.RedirectTrailingSlash = true // "/admin/users/" → 301 "/admin/users", which is then guarded
+	r.RedirectFixedPath = false    // never serve a case- or dot-variant of a path: 404 instead
+	r.HandleMethodNotAllowed = false
+	if err := r.SetTrustedProxies(s.cfg.TrustedProxies); err != nil {
+		panic(err) // validated by LoadConfig
+	}
+	r.Use(s.recover, s.requestLog, s.metrics.middleware, s.securityHeaders, s.demoClient, s.loadSession)
+	h := s.h
+
+	r.GET("/healthz", s.healthz)
+	r.GET("/readyz", s.readyz)
+	r.GET("/metrics", gin.WrapH(s.metrics.Handler()))
+	r.GET("/static/*file", gin.WrapH(s.assets.Handler()))
+
+	r.GET("/", h.Home)
+	r.GET("/signin", h.SigninPage)
+	r.POST("/signin", h.Signin)
+	r.POST("/signout", s.requireUser, h.Signout)
+	r.POST("/lang", h.SetLanguage)
+
+	account := r.Group("", s.requireUser)
+	account.GET("/account", h.Account)
+	account.GET("/m", h.Account)
+	account.POST("/account/sessions/revoke-others", h.RevokeOtherSessions)
+
+	admin := r.Group("/admin", s.requireAdmin)
+	admin.GET("", h.Dashboard)
+	admin.GET("/users", h.UserList)
+	admin.GET("/users/new", h.UserNew)
+	admin.POST("/users", h.UserCreate)
+	admin.GET("/users/:id", h.UserEdit)
+	admin.POST("/users/:id", h.UserUpdate)
+	admin.POST("/users/:id/sessions/revoke", h.UserRevokeSessions)
+	admin.POST("/users/:id/bindings/:bid/delete", h.BindingDelete)
+	admin.GET("/authenticators", h.AuthenticatorList)
+	admin.POST("/authenticators/:id/toggle", h.AuthenticatorToggle)
+	admin.POST("/authenticators/:id/move", h.AuthenticatorMove)
+	admin.GET("/audit", h.Audit)
+
+	if s.cfg.Demo {
+		r.POST("/_demo/wecom-client", h.DemoWeComToggle)
+	}
+	r.NoRoute(h.NotFound)
+	return r
+}

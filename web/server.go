@@ -1,0 +1,150 @@
+// Package web builds Gatehouse's HTTP server from its configuration: the routes table, middleware,
+// static assets and the server's lifecycle.
+package web
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"net"
+	"net/http"
+	"time"
+
+	"github.com/gin-gonic/gin"
+
+	"gatehouse/auth"
+	"gatehouse/handlers"
+	"gatehouse/models"
+	"gatehouse/static"
+	"gatehouse/views"
+)
+
+// Server is one Gatehouse instance: everything it needs is built here and passed down explicitly.
+type Server struct {
+	cfg      Config
+	store    *models.Store
+	log      *slog.Logger
+	sessions *auth.Sessions
+	metrics  *Metrics
+	assets   *static.Assets
+	h        *handlers.Handlers
+	handler  http.Handler
+}
+
+// Options are the parts of a server that tests may replace.
+type Options struct {
+	Now func() time.Time
+	// Throttle overrides the password throttle (tests).
+	Throttle *auth.Throttle
+}
+
+// New builds a server on an open, migrated store.
+func New(cfg Config, store *models.Store, log *slog.Logger, opts Options) (*Server, error) {
+	if len(cfg.SecretKey) < 32 {
+		return nil, errors.New("secret key missing: call Config.ResolveSecretKey first")
+	}
+	now := opts.Now
+	if now == nil {
+		now = func() time.Time { return time.Now().UTC() }
+	}
+	throttle := auth.DefaultThrottle()
+	if opts.Throttle != nil {
+		throttle = *opts.Throttle
+	}
+	catalog, err := views.NewCatalog()
+	if err != nil {
+		return nil, err
+	}
+	secure := cfg.BaseURL != nil && cfg.BaseURL.Scheme == "https"
+	s := &Server{
+		cfg:     cfg,
+		store:   store,
+		log:     log,
+		metrics: NewMetrics(),
+		assets:  static.New(),
+		sessions: auth.NewSessions(store, models.DeriveKey(cfg.SecretKey, "cookie hash"), models.DeriveKey(cfg.SecretKey, "cookie block"),
+			cfg.SessionIdle, cfg.SessionMax, secure, now),
+	}
+	s.h = handlers.New(handlers.Deps{
+		Store:     store,
+		Sessions:  s.sessions,
+		Passwords: auth.NewPasswords(store, throttle, now),
+		Accounts:  auth.NewAccounts(store, now),
+		Catalog:   catalog,
+		Assets:    s.assets,
+		Metrics:   s.metrics,
+		Log:       log,
+		Now:       now,
+		Demo:      cfg.Demo,
+	})
+	gin.SetMode(gin.ReleaseMode)
+	// Cross-origin POSTs (CSRF) are refused by the standard library's check of Sec-Fetch-Site/Origin;
+	// SameSite=Lax cookies are the second layer.
+	cop := http.NewCrossOriginProtection()
+	cop.SetDenyHandler(http.HandlerFunc(s.h.CrossOriginDenied))
+	s.handler = cop.Handler(s.routes())
+	return s, nil
+}
+
+// Handler is the server's whole HTTP handler.
+func (s *Server) Handler() http.Handler { return s.handler }
+
+// Run serves until ctx is cancelled, then drains in-flight requests for up to 10 seconds.
+func (s *Server) Run(ctx context.Context) error {
+	ln, err := net.Listen("tcp", s.cfg.Addr)
+	if err != nil {
+		return fmt.Errorf("listen on %s: %w", s.cfg.Addr, err)
+	}
+	return s.Serve(ctx, ln)
+}
+
+// Serve is Run on an existing listener.
+func (s *Server) Serve(ctx context.Context, ln net.Listener) error {
+	srv := &http.Server{
+		Handler:           s.handler,
+		ReadHeaderTimeout: 10 * time.Second,
+		ReadTimeout:       30 * time.Second,
+		WriteTimeout:      30 * time.Second,
+		IdleTimeout:       120 * time.Second,
+		ErrorLog:          slog.NewLogLogger(s.log.Handler(), slog.LevelWarn),
+	}
+	go s.sweepSessions(ctx)
+	errc := make(chan error, 1)
+	go func() { errc <- srv.Serve(ln) }()
+	s.log.Info("serving", "addr", ln.Addr().String())
+	select {
+	case err := <-errc:
+		return err
+	case <-ctx.Done():
+	}
+	s.log.Info("shutting down: draining in-flight requests")
+	shutdownCtx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+	if err := srv.Shutdown(shutdownCtx); err != nil {
+		return fmt.Errorf("shutdown: %w", err)
+	}
+	return nil
+}
+
+// sweepSessions deletes sessions that ended more than a week ago, hourly.
+func (s *Server) sweepSessions(ctx context.Context) {
+	t := time.NewTicker(time.Hour)
+	defer t.Stop()
+	for {
+		select {
+		case <-ctx.Done():
+			return
+		case <-t.C:
+			if n, err := s.store.DeleteOldSessions(ctx, time.Now().UTC().Add(-7*24*time.Hour)); err != nil {
+				s.log.Warn("sweep sessions", "err", err)
+			} else if n > 0 {
+				s.log.Info("swept old sessions", "count", n)
+			}
+		}
+	}
+}
+
+func contextWithTimeout(c *gin.Context, d time.Duration) (context.Context, context.CancelFunc) {
+	return context.WithTimeout(c.Request.Context(), d)
+}
