@@ -25,7 +25,9 @@ var (
 // ThrottledError says that too many sign-ins failed recently and when to try again.
 type ThrottledError struct{ Wait time.Duration }
 
-func (e *ThrottledError) Error() string { return fmt.Sprintf("too many failed sign-ins; retry in %s", e.Wait) }
+func (e *ThrottledError) Error() string {
+	return fmt.Sprintf("too many failed sign-ins; retry in %s", e.Wait)
+}
 
 // Minutes is the wait rounded up to whole minutes, for messages.
 func (e *ThrottledError) Minutes() int { return int(math.Ceil(e.Wait.Minutes())) }

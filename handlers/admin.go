@@ -21,7 +21,10 @@ func (h *Handlers) Dashboard(c *gin.Context) {
 	today := time.Date(now.Year(), now.Month(), now.Day(), 0, 0, 0, 0, time.UTC)
 	steps := []func() error{
 		func() error { d.Users, err = h.Store.CountUsers(ctx); return err },
-		func() error { d.Authenticators, d.EnabledAuthenticators, err = h.Store.CountAuthenticators(ctx); return err },
+		func() error {
+			d.Authenticators, d.EnabledAuthenticators, err = h.Store.CountAuthenticators(ctx)
+			return err
+		},
 		func() error { d.SigninsToday, err = h.Store.CountEvents(ctx, models.ActionSigninOK, today); return err },
 		func() error { d.ActiveSessions, err = h.Store.CountActiveSessions(ctx, now); return err },
 		func() error {

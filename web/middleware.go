@@ -138,4 +138,3 @@ func (s *Server) readyz(c *gin.Context) {
 	}
 	c.String(http.StatusOK, "ok\n")
 }
-

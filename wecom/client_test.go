@@ -246,7 +246,7 @@ func TestFinalErrorsAreNotRetried(t *testing.T) {
 
 func TestSlowWeComEndsWithTheContext(t *testing.T) {
 	e := newEnv(t)
-	e.sim.SetLatency(3 * time.Second)
+	e.sim.SetLatency(time.Second) // the detached token fetch outlives the call; keep cleanup short
 	ctx, cancel := context.WithTimeout(t.Context(), 100*time.Millisecond)
 	defer cancel()
 	start := time.Now()
