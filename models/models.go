@@ -61,7 +61,15 @@ type AuthenticatorOptions struct {
 	Handoff            bool   `json:"handoff,omitempty"`
 	APIBase            string `json:"api_base,omitempty"`
 	// LastSeenIP is the server's outbound IP as WeCom reported it in a connection test.
-	LastSeenIP string `json:"last_seen_ip,omitempty"`
+	LastSeenIP string          `json:"last_seen_ip,omitempty"`
+	LastTest   *ConnectionTest `json:"last_test,omitempty"`
+}
+
+// ConnectionTest is the result of the last connection test of a WeCom authenticator.
+type ConnectionTest struct {
+	At   time.Time `json:"at"`
+	OK   bool      `json:"ok"`
+	Code int       `json:"code,omitempty"` // WeCom errcode when not OK
 }
 
 // Authenticator is one way to sign in: the built-in password one, or a WeCom corp/app.

@@ -1,0 +1,236 @@
+package auth
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"net"
+	"net/url"
+	"regexp"
+	"strconv"
+	"strings"
+	"time"
+
+	"gatehouse/models"
+	"gatehouse/wecom"
+)
+
+// WeComInput is the WeCom authenticator form (DESIGN.md §5), as submitted.
+type WeComInput struct {
+	Name, Title, Description         string
+	Enabled, AutoSignup, AutoLogin   bool
+	Sort                             string
+	CorpID, AgentID, Secret          string
+	Origin, RedirectPath, MobilePath string
+	APIBase                          string
+}
+
+var (
+	slugPattern   = regexp.MustCompile(`^[a-z0-9][a-z0-9-]{0,62}$`)
+	corpIDPattern = regexp.MustCompile(`^w[wx][0-9a-zA-Z]{14,30}$`)
+)
+
+// WeComAuthenticators applies the rules of WeCom authenticator administration.
+type WeComAuthenticators struct {
+	store  *models.Store
+	sealer *models.Sealer
+	client *wecom.Client
+	wecom  *WeCom
+	now    func() time.Time
+}
+
+// NewWeComAuthenticators builds the service.
+func NewWeComAuthenticators(store *models.Store, sealer *models.Sealer, client *wecom.Client, w *WeCom, now func() time.Time) *WeComAuthenticators {
+	return &WeComAuthenticators{store: store, sealer: sealer, client: client, wecom: w, now: now}
+}
+
+// validate checks in and applies it to a; the secret is sealed, or kept when empty on edit.
+func (s *WeComAuthenticators) validate(ctx context.Context, in WeComInput, a *models.Authenticator, creating bool) error {
+	bad := Invalid{}
+	in.Name = strings.TrimSpace(in.Name)
+	switch {
+	case in.Name == "":
+		bad["name"] = "required"
+	case !slugPattern.MatchString(in.Name):
+		bad["name"] = "slug"
+	case in.Name != a.Name:
+		if _, err := s.store.AuthenticatorByName(ctx, in.Name); err == nil {
+			bad["name"] = "name_taken"
+		} else if !errors.Is(err, models.ErrNotFound) {
+			return err
+		}
+	}
+	if in.Title = strings.TrimSpace(in.Title); in.Title == "" {
+		bad["title"] = "required"
+	} else if len(in.Title) > 128 {
+		bad["title"] = "too_long"
+	}
+	if len(in.Description) > 512 {
+		bad["description"] = "too_long"
+	}
+	sort, err := strconv.Atoi(strings.TrimSpace(in.Sort))
+	if strings.TrimSpace(in.Sort) == "" {
+		sort, err = a.Sort, nil
+	}
+	if err != nil || sort < -100000 || sort > 100000 {
+		bad["sort"] = "integer"
+	}
+	in.CorpID = strings.TrimSpace(in.CorpID)
+	if in.CorpID == "" {
+		bad["corp_id"] = "required"
+	} else if !corpIDPattern.MatchString(in.CorpID) {
+		bad["corp_id"] = "corp_id"
+	}
+	agentID, err := strconv.ParseInt(strings.TrimSpace(in.AgentID), 10, 64)
+	if strings.TrimSpace(in.AgentID) == "" {
+		bad["agent_id"] = "required"
+	} else if err != nil || agentID <= 0 || agentID > 1<<31 {
+		bad["agent_id"] = "agent_id"
+	}
+	secret := strings.TrimSpace(in.Secret)
+	switch {
+	case secret == "" && (creating || a.SecretSealed == ""):
+		bad["secret"] = "required"
+	case len(secret) > 256 || strings.ContainsAny(secret, " \t\r\n"):
+		bad["secret"] = "secret"
+	}
+	origin, err := ValidOrigin(in.Origin)
+	if err != nil {
+		bad["origin"] = err.Error()
+	}
+	for field, v := range map[string]*string{"redirect_path": &in.RedirectPath, "mobile_redirect_path": &in.MobilePath} {
+		*v = strings.TrimSpace(*v)
+		if *v != "" && SafeRedirect(*v, "") == "" {
+			bad[field] = "local_path"
+		}
+	}
+	apiBase := strings.TrimRight(strings.TrimSpace(in.APIBase), "/")
+	if apiBase != "" {
+		if u, err := url.Parse(apiBase); err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" || u.RawQuery != "" || u.User != nil {
+			bad["api_base"] = "url"
+		}
+	}
+	if in.AutoLogin && in.Enabled {
+		holder, err := s.store.AutoLoginAuthenticator(ctx)
+		switch {
+		case err == nil && holder.ID != a.ID:
+			bad["auto_login"] = "auto_login_taken"
+		case err != nil && !errors.Is(err, models.ErrNotFound):
+			return err
+		}
+	}
+	if len(bad) > 0 {
+		return bad
+	}
+	a.Name, a.Type, a.Title, a.Description = in.Name, models.TypeWeCom, in.Title, strings.TrimSpace(in.Description)
+	a.Enabled, a.Sort, a.AutoLogin = in.Enabled, sort, in.AutoLogin && in.Enabled
+	a.Options.CorpID, a.Options.AgentID, a.Options.Origin = in.CorpID, agentID, origin
+	a.Options.RedirectPath, a.Options.MobileRedirectPath = in.RedirectPath, in.MobilePath
+	a.Options.AutoSignup, a.Options.APIBase = in.AutoSignup, apiBase
+	if secret != "" {
+		if a.SecretSealed, err = s.sealer.Seal(secret); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// ValidOrigin checks an origin: an absolute http(s) URL without path, query or credentials; https unless
+// the host is loopback. It returns the origin without a trailing slash, or an error whose text is a
+// validation code.
+func ValidOrigin(v string) (string, error) {
+	v = strings.TrimRight(strings.TrimSpace(v), "/")
+	if v == "" {
+		return "", errors.New("required")
+	}
+	u, err := url.Parse(v)
+	if err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" || u.User != nil || u.RawQuery != "" || u.Fragment != "" || u.Path != "" {
+		return "", errors.New("origin")
+	}
+	if u.Scheme == "http" && !isLoopbackHost(u.Hostname()) {
+		return "", errors.New("origin_https")
+	}
+	return u.Scheme + "://" + u.Host, nil
+}
+
+func isLoopbackHost(h string) bool {
+	if h == "localhost" {
+		return true
+	}
+	ip := net.ParseIP(h)
+	return ip != nil && ip.IsLoopback()
+}
+
+// Create adds a WeCom authenticator.
+func (s *WeComAuthenticators) Create(ctx context.Context, in WeComInput) (models.Authenticator, error) {
+	a := models.Authenticator{Sort: 100}
+	if err := s.validate(ctx, in, &a, true); err != nil {
+		return a, err
+	}
+	a.Options.Handoff = true
+	err := s.store.CreateAuthenticator(ctx, &a)
+	return a, storeConflicts(err)
+}
+
+// Update changes a WeCom authenticator. Changing the corp, app or secret drops the cached token.
+func (s *WeComAuthenticators) Update(ctx context.Context, id int64, in WeComInput) (models.Authenticator, error) {
+	a, err := s.store.AuthenticatorByID(ctx, id)
+	if err != nil {
+		return a, err
+	}
+	if !a.IsWeCom() {
+		return a, fmt.Errorf("authenticator %d is not WeCom: %w", id, models.ErrNotFound)
+	}
+	before := a
+	if err := s.validate(ctx, in, &a, false); err != nil {
+		return a, err
+	}
+	if err := storeConflicts(s.store.SaveAuthenticator(ctx, &a)); err != nil {
+		return a, err
+	}
+	if before.Options.CorpID != a.Options.CorpID || before.Options.AgentID != a.Options.AgentID || before.SecretSealed != a.SecretSealed || before.Options.APIBase != a.Options.APIBase {
+		if err := s.store.DropTokens(ctx, before.Options.CorpID, before.Options.AgentID); err != nil {
+			return a, err
+		}
+	}
+	return a, nil
+}
+
+// storeConflicts turns the database's refusals into field errors (two admins saving at once).
+func storeConflicts(err error) error {
+	switch {
+	case errors.Is(err, models.ErrAutoLoginTaken):
+		return Invalid{"auto_login": "auto_login_taken"}
+	case errors.Is(err, models.ErrLastEnabled):
+		return Invalid{"enabled": "last_enabled"}
+	case errors.Is(err, models.ErrConflict):
+		return Invalid{"name": "name_taken"}
+	}
+	return err
+}
+
+// Test fetches a fresh token with the saved settings (never the cached one), within 6 seconds, and
+// saves the result, with the outbound IP WeCom reported, on the authenticator for its edit page.
+func (s *WeComAuthenticators) Test(ctx context.Context, id int64) (models.ConnectionTest, error) {
+	a, err := s.store.AuthenticatorByID(ctx, id)
+	if err != nil {
+		return models.ConnectionTest{}, err
+	}
+	cfg, err := s.wecom.Config(a)
+	if err != nil {
+		return models.ConnectionTest{}, err
+	}
+	ctx6, cancel := context.WithTimeout(ctx, 6*time.Second)
+	defer cancel()
+	_, _, err = s.client.FetchToken(ctx6, cfg)
+	res := models.ConnectionTest{At: s.now(), OK: err == nil, Code: wecom.CodeOf(err)}
+	if err != nil && res.Code == 0 {
+		res.Code = wecom.CodeUnreachable
+	}
+	var werr *wecom.Error
+	if errors.As(err, &werr) && werr.FromIP != "" {
+		a.Options.LastSeenIP = werr.FromIP
+	}
+	a.Options.LastTest = &res
+	return res, s.store.SaveAuthenticator(ctx, &a)
+}

@@ -1,0 +1,238 @@
+package auth
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"strconv"
+	"strings"
+	"time"
+
+	"gatehouse/models"
+	"gatehouse/wecom"
+)
+
+// Outcomes of a WeCom sign-in that ends without a session (DESIGN.md §6). Tests and monitors rely on
+// these names: keep them stable.
+const (
+	OutcomeStateInvalid             = "state_invalid"
+	OutcomeAuthenticatorUnavailable = "authenticator_unavailable"
+	OutcomeCancelled                = "cancelled"
+	OutcomeNotMember                = "not_member"
+	OutcomeNoAccount                = "no_account"
+	OutcomeFirstSigninInClient      = "first_signin_in_client"
+	OutcomeUserDisabled             = "user_disabled"
+	OutcomeWeComError               = "wecom_error"
+	// OutcomeBindingConflict: the mobile matches a user already bound to another member of this corp
+	// (the number changed hands); an administrator must sort it out.
+	OutcomeBindingConflict = "binding_conflict"
+)
+
+// Refusal is a WeCom sign-in that ends without a session, with the outcome to show and audit.
+type Refusal struct {
+	Outcome string
+	Code    int    // WeCom's errcode for OutcomeWeComError
+	UserID  string // the WeCom userid, when known
+	// InClient tells whether the code came from the in-client flow (the first-sign-in page differs).
+	InClient bool
+	Err      error
+}
+
+func (r *Refusal) Error() string {
+	if r.Err != nil {
+		return "wecom sign-in refused: " + r.Outcome + ": " + r.Err.Error()
+	}
+	return "wecom sign-in refused: " + r.Outcome
+}
+
+func (r *Refusal) Unwrap() error { return r.Err }
+
+// WeComBases are the WeCom hosts from the configuration; an authenticator may override the API host.
+type WeComBases struct {
+	API, OAuth, Login string
+}
+
+// WeCom resolves WeCom identities to users (DESIGN.md §6 rules 3–7).
+type WeCom struct {
+	store  *models.Store
+	client *wecom.Client
+	sealer *models.Sealer
+	bases  WeComBases
+	now    func() time.Time
+}
+
+// NewWeCom builds the WeCom sign-in rules.
+func NewWeCom(store *models.Store, client *wecom.Client, sealer *models.Sealer, bases WeComBases, now func() time.Time) *WeCom {
+	return &WeCom{store: store, client: client, sealer: sealer, bases: bases, now: now}
+}
+
+// Bases returns the configured WeCom hosts.
+func (w *WeCom) Bases() WeComBases { return w.bases }
+
+// Config is the WeCom app of an authenticator, with its secret unsealed.
+func (w *WeCom) Config(a models.Authenticator) (wecom.Config, error) {
+	secret, err := w.sealer.Open(a.SecretSealed)
+	if err != nil {
+		return wecom.Config{}, fmt.Errorf("open secret of authenticator %q: %w", a.Name, err)
+	}
+	base := a.Options.APIBase
+	if base == "" {
+		base = w.bases.API
+	}
+	return wecom.Config{APIBase: base, CorpID: a.Options.CorpID, AgentID: a.Options.AgentID, Secret: secret}, nil
+}
+
+// SignIn exchanges a code for the WeCom member and returns the user to sign in, or a *Refusal.
+// inClient tells whether the code came from in-client OAuth (snsapi_privateinfo), the only flow whose
+// user_ticket can reveal the mobile number that matches a first sign-in.
+func (w *WeCom) SignIn(ctx context.Context, a models.Authenticator, code string, inClient bool) (models.User, models.Binding, error) {
+	cfg, err := w.Config(a)
+	if err != nil {
+		return models.User{}, models.Binding{}, err
+	}
+	refuse := func(outcome string, userID string, err error) (models.User, models.Binding, error) {
+		return models.User{}, models.Binding{}, &Refusal{Outcome: outcome, Code: wecom.CodeOf(err), UserID: userID, InClient: inClient, Err: err}
+	}
+	info, err := w.client.UserInfo(ctx, cfg, code)
+	if err != nil {
+		return refuse(OutcomeWeComError, "", err)
+	}
+	if info.UserID == "" {
+		return refuse(OutcomeNotMember, "", nil)
+	}
+	b, err := w.store.BindingBySubject(ctx, a.ID, info.UserID)
+	switch {
+	case err == nil:
+		return w.finish(ctx, b, info.UserID, inClient)
+	case !errors.Is(err, models.ErrNotFound):
+		return models.User{}, models.Binding{}, err
+	}
+	if info.UserTicket == "" {
+		if inClient {
+			// In the client but no ticket: most often the member is outside the app's visible range,
+			// which user/get tells precisely (60011); otherwise WeCom withheld consent.
+			if _, err := w.client.User(ctx, cfg, info.UserID); err != nil {
+				return refuse(OutcomeWeComError, info.UserID, err)
+			}
+		}
+		return refuse(OutcomeFirstSigninInClient, info.UserID, nil)
+	}
+	detail, err := w.client.UserDetail(ctx, cfg, info.UserTicket)
+	if err != nil {
+		return refuse(OutcomeWeComError, info.UserID, err)
+	}
+	mobile, err := models.NormalizeMobile(detail.Mobile)
+	if err != nil || mobile == "" {
+		return refuse(OutcomeFirstSigninInClient, info.UserID, nil) // no mobile consent: nothing verified to match on
+	}
+	u, err := w.store.UserByMobile(ctx, mobile)
+	switch {
+	case err == nil:
+		b, err = w.bind(ctx, a, u, info.UserID)
+		if errors.Is(err, models.ErrConflict) {
+			return refuse(OutcomeBindingConflict, info.UserID, err)
+		}
+		if err != nil {
+			return models.User{}, models.Binding{}, err
+		}
+		return w.finish(ctx, b, info.UserID, inClient)
+	case !errors.Is(err, models.ErrNotFound):
+		return models.User{}, models.Binding{}, err
+	case !a.Options.AutoSignup:
+		return refuse(OutcomeNoAccount, info.UserID, nil)
+	}
+	member, err := w.client.User(ctx, cfg, info.UserID)
+	if err != nil {
+		return refuse(OutcomeWeComError, info.UserID, err)
+	}
+	b, err = w.signup(ctx, a, info.UserID, member.Name, mobile, firstNonEmpty(detail.Email, detail.BizMail), detail.Avatar)
+	if err != nil {
+		return models.User{}, models.Binding{}, err
+	}
+	return w.finish(ctx, b, info.UserID, inClient)
+}
+
+// finish loads the bound user and refuses a disabled one.
+func (w *WeCom) finish(ctx context.Context, b models.Binding, userID string, inClient bool) (models.User, models.Binding, error) {
+	u, err := w.store.UserByID(ctx, b.UserID)
+	if err != nil {
+		return u, b, err
+	}
+	if u.Disabled {
+		return models.User{}, b, &Refusal{Outcome: OutcomeUserDisabled, UserID: userID, InClient: inClient}
+	}
+	return u, b, nil
+}
+
+func (w *WeCom) bind(ctx context.Context, a models.Authenticator, u models.User, subject string) (models.Binding, error) {
+	b := models.Binding{UserID: u.ID, AuthenticatorID: a.ID, Subject: subject, CorpID: a.Options.CorpID, CreatedAt: w.now()}
+	if err := w.store.CreateBinding(ctx, &b); err != nil {
+		return b, err
+	}
+	return b, w.store.Audit(ctx, models.Event{ActorUserID: u.ID, Action: models.ActionBindingCreate, Target: subject,
+		Detail: map[string]any{"authenticator": a.Name, "user": u.Username, "by": "mobile"}})
+}
+
+// signup creates the user and the binding in one transaction: either both exist afterwards or neither.
+func (w *WeCom) signup(ctx context.Context, a models.Authenticator, subject, name, mobile, email, avatar string) (models.Binding, error) {
+	var b models.Binding
+	err := w.store.InTx(ctx, func(tx *models.Store) error {
+		username, err := freeUsername(ctx, tx, subject)
+		if err != nil {
+			return err
+		}
+		u := models.User{Username: username, Nickname: truncate(name, 128), Mobile: &mobile, AvatarURL: truncate(avatar, 512)}
+		if addr := strings.TrimSpace(email); addr != "" && len(addr) <= 254 {
+			u.Email = addr
+		}
+		if err := tx.CreateUser(ctx, &u); err != nil {
+			return err
+		}
+		b = models.Binding{UserID: u.ID, AuthenticatorID: a.ID, Subject: subject, CorpID: a.Options.CorpID, CreatedAt: w.now()}
+		if err := tx.CreateBinding(ctx, &b); err != nil {
+			return err
+		}
+		return tx.Audit(ctx, models.Event{ActorUserID: u.ID, Action: models.ActionUserCreate, Target: u.Username,
+			Detail: map[string]any{"authenticator": a.Name, "by": "wecom_auto_signup", "wecom_userid": subject}})
+	})
+	return b, err
+}
+
+// freeUsername derives a username from a WeCom userid, adding a number when it is taken.
+func freeUsername(ctx context.Context, s *models.Store, userID string) (string, error) {
+	base := strings.Map(func(r rune) rune {
+		if r >= 'a' && r <= 'z' || r >= 'A' && r <= 'Z' || r >= '0' && r <= '9' || strings.ContainsRune("._-@", r) {
+			return r
+		}
+		return '_'
+	}, userID)
+	base = truncate(models.NormalizeUsername(base), 56)
+	if base == "" {
+		base = "wecom"
+	}
+	for i := 1; i < 1000; i++ {
+		name := base
+		if i > 1 {
+			name = base + "-" + strconv.Itoa(i)
+		}
+		taken, err := s.UsernameTaken(ctx, name, 0)
+		if err != nil || !taken {
+			return name, err
+		}
+	}
+	return "", fmt.Errorf("no free username for %q", userID)
+}
+
+// Touch records that a binding was used to sign in.
+func (w *WeCom) Touch(ctx context.Context, b models.Binding) error {
+	return w.store.TouchBinding(ctx, b.ID, w.now())
+}
+
+func firstNonEmpty(s ...string) string {
+	for _, v := range s {
+		if v != "" {
+			return v
+		}
+	}
+	return ""
+}

@@ -1,0 +1,105 @@
+package models
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"time"
+
+	"gorm.io/gorm"
+	"gorm.io/gorm/clause"
+)
+
+// TokenCache keeps WeCom access tokens in the wecom_tokens table, sealed, shared by every instance. A
+// refresh happens under a row lock (SELECT … FOR UPDATE on PostgreSQL; SQLite's immediate transactions
+// serialise writers), so a fleet fetches one token per expiry. It implements wecom.TokenCache.
+type TokenCache struct {
+	store  *Store
+	sealer *Sealer
+	now    func() time.Time
+}
+
+// NewTokenCache builds the cache.
+func NewTokenCache(store *Store, sealer *Sealer, now func() time.Time) *TokenCache {
+	return &TokenCache{store: store, sealer: sealer, now: now}
+}
+
+// Token returns the cached token for key, or fetches and stores one while holding the row lock.
+func (c *TokenCache) Token(ctx context.Context, key string, fetch func(ctx context.Context) (string, time.Duration, error)) (string, error) {
+	if tok, ok, err := c.cached(ctx, c.store.q(ctx), key); err != nil || ok {
+		return tok, err
+	}
+	var token string
+	err := c.store.InTx(ctx, func(tx *Store) error {
+		// Make sure a row exists to lock, then lock it; whoever waited on the lock finds the fresh token.
+		if err := tx.q(ctx).Clauses(clause.OnConflict{DoNothing: true}).Create(&WeComToken{CacheKey: key, ExpiresAt: time.Unix(0, 0).UTC(), RefreshedAt: time.Unix(0, 0).UTC()}).Error; err != nil {
+			return fmt.Errorf("token row %s: %w", key, err)
+		}
+		q := tx.q(ctx)
+		if tx.dialect == "postgres" {
+			q = q.Clauses(clause.Locking{Strength: "UPDATE"})
+		}
+		tok, ok, err := c.cached(ctx, q, key)
+		if err != nil || ok {
+			token = tok
+			return err
+		}
+		tok, expiresIn, err := fetch(ctx)
+		if err != nil {
+			return err
+		}
+		sealed, err := c.sealer.Seal(tok)
+		if err != nil {
+			return err
+		}
+		now := c.now()
+		err = tx.q(ctx).Model(&WeComToken{}).Where("cache_key = ?", key).
+			UpdateColumns(map[string]any{"token_sealed": sealed, "expires_at": now.Add(expiresIn), "refreshed_at": now}).Error
+		token = tok
+		return notFound(err, "store token "+key)
+	})
+	return token, err
+}
+
+// cached reads a still-valid token for key.
+func (c *TokenCache) cached(ctx context.Context, q *gorm.DB, key string) (string, bool, error) {
+	var row WeComToken
+	err := q.Where("cache_key = ?", key).First(&row).Error
+	if errors.Is(err, gorm.ErrRecordNotFound) {
+		return "", false, nil
+	}
+	if err != nil {
+		return "", false, fmt.Errorf("read token %s: %w", key, err)
+	}
+	if row.TokenSealed == "" || !c.now().Before(row.ExpiresAt) {
+		return "", false, nil
+	}
+	tok, err := c.sealer.Open(row.TokenSealed)
+	if err != nil {
+		return "", false, nil // sealed with a key no longer known: fetch a new one
+	}
+	return tok, true, nil
+}
+
+// Drop forgets key's token if it still equals token ("" drops whatever is there).
+func (c *TokenCache) Drop(ctx context.Context, key, token string) error {
+	if token == "" {
+		err := c.store.q(ctx).Model(&WeComToken{}).Where("cache_key = ?", key).UpdateColumn("token_sealed", "").Error
+		return notFound(err, "drop token "+key)
+	}
+	return c.store.InTx(ctx, func(tx *Store) error {
+		tok, ok, err := c.cached(ctx, tx.q(ctx), key)
+		if err != nil || !ok || tok != token {
+			return err
+		}
+		err = tx.q(ctx).Model(&WeComToken{}).Where("cache_key = ?", key).UpdateColumn("token_sealed", "").Error
+		return notFound(err, "drop token "+key)
+	})
+}
+
+// DropTokens forgets every cached token of one corp/app, whatever its secret (after a settings change).
+func (s *Store) DropTokens(ctx context.Context, corpID string, agentID int64) error {
+	prefix := fmt.Sprintf("%s:%d:", corpID, agentID)
+	err := s.q(ctx).Where("cache_key LIKE ? ESCAPE '\\'", escapeLike(prefix)+"%").Delete(&WeComToken{}).Error
+	return notFound(err, "drop tokens of "+prefix)
+}
