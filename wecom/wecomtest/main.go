@@ -20,10 +20,10 @@ import (
 func Main(ctx context.Context, args []string, stdout io.Writer) error {
 	fs := flag.NewFlagSet("wecom-sim", flag.ContinueOnError)
 	fs.SetOutput(stdout)
-	addr := fs.String("addr", "127.0.0.1:9080", "listen address (host:port)")
-	seedArg := fs.String("seed", "demo", `"demo" for the built-in demo corp, or a seed JSON file`)
+	addr := fs.String("addr", "127.0.0.1:9080", "listen `address` (host:port); keep it on loopback")
+	seedArg := fs.String("seed", "demo", `"demo" (the built-in demo corp) or the path of a seed JSON `+"`file`")
 	var domains []string
-	fs.Func("trusted-domain", "replace every corp's trusted domains with this host[:port] (repeatable), e.g. localhost:8080",
+	fs.Func("trusted-domain", "replace every corp's trusted domains with this `host[:port]` (repeatable), e.g. localhost:8080",
 		func(v string) error {
 			if v == "" || strings.Contains(v, "/") {
 				return errors.New("want host[:port], without scheme or path")
@@ -39,7 +39,14 @@ Runs a WeCom (企业微信) simulator: the API (/cgi-bin/…) and the sign-in pa
 WECOM_API_BASE, WECOM_OAUTH_BASE and WECOM_LOGIN_BASE at the printed base URL.
 
 Flags:`)
-		fs.PrintDefaults()
+		fs.VisitAll(func(f *flag.Flag) {
+			name, usage := flag.UnquoteUsage(f)
+			fmt.Fprintf(stdout, "  --%s %s\n        %s", f.Name, name, usage)
+			if f.DefValue != "" && f.DefValue != "[]" {
+				fmt.Fprintf(stdout, " (default %s)", f.DefValue)
+			}
+			fmt.Fprintln(stdout)
+		})
 	}
 	if err := fs.Parse(args); err != nil {
 		if errors.Is(err, flag.ErrHelp) {
