@@ -170,7 +170,7 @@ func (s *Sim) getToken(r *http.Request) (reply, int) {
 	key := appKey{c.ID, app.AgentID}
 	now := s.now()
 	if tok, ok := s.current[key]; ok {
-		if t := s.tokens[tok]; now.Before(t.expiresAt) {
+		if t, ok := s.tokens[tok]; ok && now.Before(t.expiresAt) {
 			left := int64((t.expiresAt.Sub(now) + time.Second - 1) / time.Second)
 			return reply{"access_token": tok, "expires_in": left}, 0
 		}

@@ -362,3 +362,19 @@ func TestLatencyRespectsCancellation(t *testing.T) {
 		t.Fatal("a cancelled request waited out the latency")
 	}
 }
+
+// TestLongRunSweep ages the simulator past its sweeps: forgotten tokens must not break the knobs.
+func TestLongRunSweep(t *testing.T) {
+	e := newSimEnv(t)
+	first := e.demoToken()
+	e.clock.Advance(4 * time.Hour)
+	e.code(DemoAgentID, "lisi", ScopeWebLogin, trustedCB) // issuing a code sweeps
+	e.sim.ExpireToken(DemoCorpID, DemoAgentID)
+	e.sim.RevokeToken(DemoCorpID, DemoAgentID)
+	if second := e.demoToken(); second == first {
+		t.Error("an ancient token was handed out again")
+	}
+	if reply, _ := e.api("", "GET", target("/cgi-bin/user/get", "access_token", first, "userid", "lisi"), ""); errcode(reply) != 40014 {
+		t.Errorf("forgotten token answers %v, want 40014", reply)
+	}
+}

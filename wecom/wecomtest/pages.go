@@ -412,7 +412,8 @@ h1{font-size:20px;margin:4px 0}
 .ask{background:#f5f6f7;border-radius:8px;padding:10px 12px}
 fieldset{border:0;padding:0;margin:12px 0}
 legend{font-weight:600;margin-bottom:6px}
-label.member{display:flex;gap:8px;align-items:baseline;padding:8px 4px;border-bottom:1px solid #eceef1;cursor:pointer}
+label.member{display:flex;flex-wrap:wrap;gap:4px 8px;align-items:baseline;padding:8px 4px;border-bottom:1px solid #eceef1;cursor:pointer}
+.name{white-space:nowrap}
 .uid{color:#646a73;font-size:13px}
 .note{font-size:12px;color:#a65d00;background:#fff4e5;border-radius:6px;padding:0 6px}
 .off .name{color:#8f959e;text-decoration:line-through}

@@ -275,7 +275,9 @@ func (s *Sim) killToken(key appKey, code int) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	if tok, ok := s.current[key]; ok {
-		s.tokens[tok].dead = code
+		if t, ok := s.tokens[tok]; ok {
+			t.dead = code
+		}
 		delete(s.current, key)
 	}
 }
