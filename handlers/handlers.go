@@ -18,6 +18,7 @@ import (
 	"gatehouse/models"
 	"gatehouse/static"
 	"gatehouse/views"
+	"gatehouse/wecom"
 )
 
 // SigninRecorder counts sign-ins by method and outcome (Prometheus in production).
@@ -27,16 +28,21 @@ type SigninRecorder interface {
 
 // Deps are what the handlers need, built by the web package.
 type Deps struct {
-	Store     *models.Store
-	Sessions  *auth.Sessions
-	Passwords *auth.Passwords
-	Accounts  *auth.Accounts
-	Catalog   *views.Catalog
-	Assets    *static.Assets
-	Metrics   SigninRecorder
-	Log       *slog.Logger
-	Now       func() time.Time
-	Demo      bool
+	Store      *models.Store
+	Sessions   *auth.Sessions
+	Passwords  *auth.Passwords
+	Accounts   *auth.Accounts
+	WeCom      *auth.WeCom
+	WeComAdmin *auth.WeComAuthenticators
+	States     *auth.States
+	// BaseURL is the configured public origin (GATEHOUSE_BASE_URL), or nil.
+	BaseURL *url.URL
+	Catalog *views.Catalog
+	Assets  *static.Assets
+	Metrics SigninRecorder
+	Log     *slog.Logger
+	Now     func() time.Time
+	Demo    bool
 }
 
 // Handlers holds the HTTP handlers.
@@ -242,7 +248,24 @@ func (h *Handlers) Unavailable(c *gin.Context, err error) {
 }
 
 // AutoLoginTarget is where an anonymous request for a page that needs sign-in goes instead of the
-// sign-in page (the WeCom auto-login start URL); ok is false when it should just sign in.
+// sign-in page: inside the WeCom client, with an enabled auto-login authenticator and no loop guard,
+// straight to its start. After a failed round (the guard is set) it is the sign-in page with the reason.
 func (h *Handlers) AutoLoginTarget(c *gin.Context) (string, bool) {
-	return "", false
+	if !wecom.IsWeComClient(c.Request.UserAgent()) {
+		return "", false
+	}
+	path := c.Request.URL.RequestURI()
+	if outcome, guarded := h.States.Guard(c.Request); guarded {
+		u := "/signin?redirect=" + url.QueryEscape(path)
+		if outcome != "pending" {
+			u += "&reason=" + url.QueryEscape(outcome)
+		}
+		return u, true
+	}
+	a, err := h.Store.AutoLoginAuthenticator(c.Request.Context())
+	if err != nil {
+		return "", false // none configured, or the database is down: the sign-in page will tell
+	}
+	h.States.SetGuard(c.Writer, c.Request, "pending")
+	return wecomStartURL(a.Name, path) + "&auto=1", true
 }

@@ -19,6 +19,10 @@ func (h *Handlers) Home(c *gin.Context) {
 		c.Redirect(http.StatusSeeOther, homeFor(u))
 		return
 	}
+	if target, ok := h.AutoLoginTarget(c); ok {
+		c.Redirect(http.StatusSeeOther, target)
+		return
+	}
 	c.Redirect(http.StatusSeeOther, "/signin")
 }
 

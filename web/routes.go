@@ -27,6 +27,10 @@ func (s *Server) routes() *gin.Engine {
 	r.POST("/signout", s.requireUser, h.Signout)
 	r.POST("/lang", h.SetLanguage)
 
+	wecom := r.Group("/auth/wecom/:name")
+	wecom.GET("/start", h.WeComStart)
+	wecom.GET("/callback", h.WeComCallback)
+
 	account := r.Group("", s.requireUser)
 	account.GET("/account", h.Account)
 	account.GET("/m", h.Account)
@@ -42,6 +46,12 @@ func (s *Server) routes() *gin.Engine {
 	admin.POST("/users/:id/sessions/revoke", h.UserRevokeSessions)
 	admin.POST("/users/:id/bindings/:bid/delete", h.BindingDelete)
 	admin.GET("/authenticators", h.AuthenticatorList)
+	admin.GET("/authenticators/new", h.AuthenticatorNew)
+	admin.POST("/authenticators", h.AuthenticatorCreate)
+	admin.GET("/authenticators/:id", h.AuthenticatorEdit)
+	admin.POST("/authenticators/:id", h.AuthenticatorUpdate)
+	admin.POST("/authenticators/:id/delete", h.AuthenticatorDelete)
+	admin.POST("/authenticators/:id/test", h.AuthenticatorTest)
 	admin.POST("/authenticators/:id/toggle", h.AuthenticatorToggle)
 	admin.POST("/authenticators/:id/move", h.AuthenticatorMove)
 	admin.GET("/audit", h.Audit)

@@ -18,6 +18,7 @@ import (
 	"gatehouse/models"
 	"gatehouse/static"
 	"gatehouse/views"
+	"gatehouse/wecom"
 )
 
 // Server is one Gatehouse instance: everything it needs is built here and passed down explicitly.
@@ -37,6 +38,8 @@ type Options struct {
 	Now func() time.Time
 	// Throttle overrides the password throttle (tests).
 	Throttle *auth.Throttle
+	// HTTPClient is used for WeCom API calls (nil: the WeCom client's own).
+	HTTPClient *http.Client
 }
 
 // New builds a server on an open, migrated store.
@@ -57,6 +60,12 @@ func New(cfg Config, store *models.Store, log *slog.Logger, opts Options) (*Serv
 		return nil, err
 	}
 	secure := cfg.BaseURL != nil && cfg.BaseURL.Scheme == "https"
+	sealer, err := models.NewSealer(cfg.SecretKey, cfg.PreviousKeys...)
+	if err != nil {
+		return nil, err
+	}
+	wecomClient := wecom.NewClient(opts.HTTPClient, models.NewTokenCache(store, sealer, now))
+	signin := auth.NewWeCom(store, wecomClient, sealer, auth.WeComBases{API: cfg.WeComAPIBase, OAuth: cfg.WeComOAuthBase, Login: cfg.WeComLoginBase}, now)
 	s := &Server{
 		cfg:     cfg,
 		store:   store,
@@ -67,16 +76,20 @@ func New(cfg Config, store *models.Store, log *slog.Logger, opts Options) (*Serv
 			cfg.SessionIdle, cfg.SessionMax, secure, now),
 	}
 	s.h = handlers.New(handlers.Deps{
-		Store:     store,
-		Sessions:  s.sessions,
-		Passwords: auth.NewPasswords(store, throttle, now),
-		Accounts:  auth.NewAccounts(store, now),
-		Catalog:   catalog,
-		Assets:    s.assets,
-		Metrics:   s.metrics,
-		Log:       log,
-		Now:       now,
-		Demo:      cfg.Demo,
+		Store:      store,
+		Sessions:   s.sessions,
+		Passwords:  auth.NewPasswords(store, throttle, now),
+		Accounts:   auth.NewAccounts(store, now),
+		WeCom:      signin,
+		WeComAdmin: auth.NewWeComAuthenticators(store, sealer, wecomClient, signin, now),
+		States:     auth.NewStates(models.DeriveKey(cfg.SecretKey, "state hash"), models.DeriveKey(cfg.SecretKey, "state block"), secure, now),
+		BaseURL:    cfg.BaseURL,
+		Catalog:    catalog,
+		Assets:     s.assets,
+		Metrics:    s.metrics,
+		Log:        log,
+		Now:        now,
+		Demo:       cfg.Demo,
 	})
 	gin.SetMode(gin.ReleaseMode)
 	// Cross-origin POSTs (CSRF) are refused by the standard library's check of Sec-Fetch-Site/Origin;

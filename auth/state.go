@@ -1,0 +1,118 @@
+package auth
+
+import (
+	"crypto/rand"
+	"crypto/subtle"
+	"encoding/hex"
+	"errors"
+	"net/http"
+	"time"
+
+	"github.com/gorilla/securecookie"
+)
+
+// ErrStateInvalid covers a missing, forged, expired, reused or foreign sign-in state.
+var ErrStateInvalid = errors.New("sign-in state missing, forged, expired or already used")
+
+// Flows a WeCom sign-in can take.
+const (
+	FlowInClient = "in_client" // WeCom client: OAuth authorize with snsapi_privateinfo
+	FlowQR       = "qr"        // any other browser: wwlogin QR / one-click login
+)
+
+// Pending is a WeCom sign-in in progress, kept in the browser's state cookie rather than the
+// database, so anonymous visitors cost no rows.
+type Pending struct {
+	State    string `json:"s"`
+	Name     string `json:"n"` // authenticator
+	Redirect string `json:"r"` // safe local target, or ""
+	Flow     string `json:"f"`
+	Auto     bool   `json:"a"` // started by auto login
+	Expires  int64  `json:"e"`
+}
+
+const (
+	stateCookie   = "gatehouse_wecom_state"
+	statePath     = "/auth/wecom/"
+	stateLifetime = 10 * time.Minute
+	guardCookie   = "gatehouse_autologin"
+	guardLifetime = 5 * time.Minute
+)
+
+// States issues and checks WeCom sign-in states.
+type States struct {
+	codec  *securecookie.SecureCookie
+	secure bool
+	now    func() time.Time
+}
+
+// NewStates builds the state cookie codec from two 32-byte keys derived from the secret key.
+func NewStates(hashKey, blockKey []byte, secure bool, now func() time.Time) *States {
+	codec := securecookie.New(hashKey, blockKey)
+	codec.MaxAge(int(stateLifetime.Seconds()))
+	codec.SetSerializer(securecookie.JSONEncoder{})
+	return &States{codec: codec, secure: secure, now: now}
+}
+
+// Begin creates a state for p (filling State and Expires) and binds it to this browser.
+func (s *States) Begin(w http.ResponseWriter, r *http.Request, p Pending) (Pending, error) {
+	b := make([]byte, 32)
+	if _, err := rand.Read(b); err != nil {
+		return p, err
+	}
+	p.State = hex.EncodeToString(b) // a-zA-Z0-9 only, 64 bytes: within WeCom's 128
+	p.Expires = s.now().Add(stateLifetime).Unix()
+	v, err := s.codec.Encode(stateCookie, p)
+	if err != nil {
+		return p, err
+	}
+	http.SetCookie(w, s.cookie(r, stateCookie, statePath, v, int(stateLifetime.Seconds())))
+	return p, nil
+}
+
+// Take checks the returned state against this browser's cookie for authenticator name and clears the
+// cookie whatever the result, so a state works once.
+func (s *States) Take(w http.ResponseWriter, r *http.Request, name, state string) (Pending, error) {
+	c, err := r.Cookie(stateCookie)
+	if err != nil {
+		return Pending{}, ErrStateInvalid
+	}
+	http.SetCookie(w, s.cookie(r, stateCookie, statePath, "", -1))
+	var p Pending
+	if s.codec.Decode(stateCookie, c.Value, &p) != nil {
+		return Pending{}, ErrStateInvalid
+	}
+	ok := p.Name == name && s.now().Unix() < p.Expires && len(state) == len(p.State) &&
+		subtle.ConstantTimeCompare([]byte(state), []byte(p.State)) == 1
+	if !ok {
+		return p, ErrStateInvalid
+	}
+	return p, nil
+}
+
+func (s *States) cookie(r *http.Request, name, path, value string, maxAge int) *http.Cookie {
+	return &http.Cookie{Name: name, Value: value, Path: path, MaxAge: maxAge, HttpOnly: true,
+		Secure: s.secure || r.TLS != nil, SameSite: http.SameSiteLaxMode}
+}
+
+// Guard is the auto-login loop guard: while it is set, the browser is not sent to WeCom automatically
+// again. Its value is the outcome of the failed round ("pending" while a round is under way).
+func (s *States) Guard(r *http.Request) (string, bool) {
+	c, err := r.Cookie(guardCookie)
+	if err != nil || c.Value == "" {
+		return "", false
+	}
+	return c.Value, true
+}
+
+// SetGuard sets the loop guard for five minutes with the round's state or outcome.
+func (s *States) SetGuard(w http.ResponseWriter, r *http.Request, outcome string) {
+	http.SetCookie(w, s.cookie(r, guardCookie, "/", outcome, int(guardLifetime.Seconds())))
+}
+
+// ClearGuard removes the loop guard after a successful sign-in.
+func (s *States) ClearGuard(w http.ResponseWriter, r *http.Request) {
+	if _, ok := s.Guard(r); ok {
+		http.SetCookie(w, s.cookie(r, guardCookie, "/", "", -1))
+	}
+}
