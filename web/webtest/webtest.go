@@ -41,6 +41,13 @@ func WithThrottle(th auth.Throttle) Option {
 	return func(_ *web.Config, o *web.Options) { o.Throttle = &th }
 }
 
+// WithWeCom points the three WeCom hosts at a simulator (or any base URL).
+func WithWeCom(base string) Option {
+	return func(c *web.Config, _ *web.Options) {
+		c.WeComAPIBase, c.WeComOAuthBase, c.WeComLoginBase = base, base, base
+	}
+}
+
 // New starts Gatehouse on a fresh database of the given dialect ("sqlite" or "postgres").
 func New(t testing.TB, dialect string, opts ...Option) *App {
 	t.Helper()
@@ -101,12 +108,49 @@ func (a *App) CreateUser(username, password string, admin bool, mobile string) m
 	return u
 }
 
+// WeComAuthenticator describes a WeCom authenticator to create directly in the store.
+type WeComAuthenticator struct {
+	Name, Title, CorpID, Secret string
+	AgentID                     int64
+	AutoSignup, AutoLogin       bool
+	RedirectPath, MobilePath    string
+	// Origin defaults to the app's URL.
+	Origin string
+}
+
+// CreateWeComAuthenticator adds an enabled WeCom authenticator with its secret sealed as the app would.
+func (a *App) CreateWeComAuthenticator(w WeComAuthenticator) models.Authenticator {
+	a.T.Helper()
+	sealer, err := models.NewSealer(a.Config.SecretKey)
+	if err != nil {
+		a.T.Fatal(err)
+	}
+	sealed, err := sealer.Seal(w.Secret)
+	if err != nil {
+		a.T.Fatal(err)
+	}
+	if w.Origin == "" {
+		w.Origin = a.URL()
+	}
+	if w.Title == "" {
+		w.Title = "WeCom"
+	}
+	row := models.Authenticator{Name: w.Name, Type: models.TypeWeCom, Title: w.Title, Enabled: true, Sort: 10, SecretSealed: sealed, AutoLogin: w.AutoLogin,
+		Options: models.AuthenticatorOptions{CorpID: w.CorpID, AgentID: w.AgentID, Origin: w.Origin, AutoSignup: w.AutoSignup,
+			RedirectPath: w.RedirectPath, MobileRedirectPath: w.MobilePath, Handoff: true}}
+	if err := a.Store.CreateAuthenticator(context.Background(), &row); err != nil {
+		a.T.Fatal(err)
+	}
+	return row
+}
+
 // Client is a browser-like HTTP client: it keeps cookies and does not follow redirects.
 type Client struct {
 	app       *App
 	http      *http.Client
 	UserAgent string
 	Language  string
+	headers   http.Header
 }
 
 // Client returns a new client with an empty cookie jar.
@@ -138,11 +182,40 @@ func (r *Response) Outcome() string {
 	return v
 }
 
+// Header adds a header to every request of this client (such as the simulator's automatic mode,
+// X-WeCom-Sim-Member, which only the simulator reads).
+func (c *Client) Header(name, value string) {
+	if c.headers == nil {
+		c.headers = http.Header{}
+	}
+	c.headers.Set(name, value)
+}
+
+// Follow fetches path and follows redirects across hosts (Gatehouse ↔ WeCom simulator) until a
+// response that is not a redirect, or until a redirect back to a path matching stop, at most 10 hops.
+func (c *Client) Follow(path string) (*Response, []string) {
+	c.app.T.Helper()
+	var hops []string
+	r := c.Get(path)
+	for i := 0; i < 10 && r.StatusCode >= 300 && r.StatusCode < 400; i++ {
+		next, err := r.Request.URL.Parse(r.Location())
+		if err != nil {
+			c.app.T.Fatalf("bad Location %q: %v", r.Location(), err)
+		}
+		hops = append(hops, next.String())
+		r = c.Get(next.String())
+	}
+	return r, hops
+}
+
 // Do sends a request; path may be absolute (another host, such as the WeCom simulator) or a path.
 func (c *Client) Do(req *http.Request) *Response {
 	c.app.T.Helper()
 	if c.UserAgent != "" {
 		req.Header.Set("User-Agent", c.UserAgent)
+	}
+	for k, v := range c.headers {
+		req.Header[k] = v
 	}
 	if c.Language != "" && req.Header.Get("Accept-Language") == "" {
 		req.Header.Set("Accept-Language", c.Language)
