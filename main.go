@@ -16,6 +16,7 @@ import (
 	"gatehouse/auth"
 	"gatehouse/models"
 	"gatehouse/web"
+	"gatehouse/wecom/wecomtest"
 )
 
 // version is set at build time with -ldflags "-X main.version=…".
@@ -29,6 +30,8 @@ Usage:
   gatehouse user create USERNAME [--password P] [--admin] [--nickname N] [--email E] [--mobile M]
   gatehouse user set-password USERNAME --password P
   gatehouse user make-admin USERNAME
+  gatehouse wecom-sim [--addr 127.0.0.1:9080] [--seed demo|FILE.json]
+                                      run the WeCom simulator on its own (tests, load tests, demos)
   gatehouse version                   print the version
 
 Configuration comes from the environment (see README.md): GATEHOUSE_ADDR, DATABASE_URL,
@@ -65,6 +68,8 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdout,
 		err = migrate(ctx, args, getenv, log)
 	case "user":
 		err = userCommand(ctx, args, getenv, stdout, log)
+	case "wecom-sim":
+		err = wecomtest.Main(ctx, args, stdout)
 	case "version":
 		fmt.Fprintln(stdout, "gatehouse", version)
 	case "help", "-h", "--help":
@@ -104,7 +109,18 @@ func open(ctx context.Context, getenv func(string) string, demo bool, log *slog.
 		return cfg, nil, err
 	}
 	err = store.Migrate(ctx, func(ctx context.Context, s *models.Store) error {
-		return auth.EnsureFirstAdmin(ctx, s, cfg.AdminUsername, cfg.AdminPassword, log)
+		if cfg.Demo {
+			if err := web.ClaimDemoDatabase(ctx, s); err != nil {
+				return err
+			}
+		}
+		if err := auth.EnsureFirstAdmin(ctx, s, cfg.AdminUsername, cfg.AdminPassword, log); err != nil {
+			return err
+		}
+		if cfg.Demo {
+			return web.SeedDemo(ctx, s, cfg)
+		}
+		return nil
 	})
 	if err != nil {
 		store.Close()

@@ -47,6 +47,10 @@ func (s *Server) requestLog(c *gin.Context) {
 // securityHeaders sets the headers of DESIGN.md §6 on every response.
 func (s *Server) securityHeaders(c *gin.Context) {
 	h := c.Writer.Header()
+	if s.demoSim != nil && isDemoPath(c.Request.URL.Path) {
+		c.Next() // the simulated WeCom pages set their own headers
+		return
+	}
 	h.Set("Content-Security-Policy", "default-src 'self'; img-src 'self'; style-src 'self'; script-src 'self'; form-action 'self'; frame-ancestors 'none'; base-uri 'none'; object-src 'none'")
 	h.Set("X-Content-Type-Options", "nosniff")
 	h.Set("X-Frame-Options", "DENY")

@@ -56,8 +56,9 @@ func (s *Server) routes() *gin.Engine {
 	admin.POST("/authenticators/:id/move", h.AuthenticatorMove)
 	admin.GET("/audit", h.Audit)
 
-	if s.cfg.Demo {
+	if s.demoSim != nil {
 		r.POST("/_demo/wecom-client", h.DemoWeComToggle)
+		mountDemo(r, s.demoSim)
 	}
 	r.NoRoute(h.NotFound)
 	return r

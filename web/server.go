@@ -31,6 +31,7 @@ type Server struct {
 	assets   *static.Assets
 	h        *handlers.Handlers
 	handler  http.Handler
+	demoSim  http.Handler // the in-process WeCom simulator in demo mode, else nil
 }
 
 // Options are the parts of a server that tests may replace.
@@ -59,6 +60,16 @@ func New(cfg Config, store *models.Store, log *slog.Logger, opts Options) (*Serv
 	if err != nil {
 		return nil, err
 	}
+	var demoSim http.Handler
+	if cfg.Demo {
+		sim, err := newDemoSim(cfg)
+		if err != nil {
+			return nil, fmt.Errorf("start the demo WeCom simulator: %w", err)
+		}
+		demoSim = sim
+		base := demoOrigin(cfg) + demoPrefix
+		cfg.WeComAPIBase, cfg.WeComOAuthBase, cfg.WeComLoginBase = base, base, base
+	}
 	secure := cfg.BaseURL != nil && cfg.BaseURL.Scheme == "https"
 	sealer, err := models.NewSealer(cfg.SecretKey, cfg.PreviousKeys...)
 	if err != nil {
@@ -71,6 +82,7 @@ func New(cfg Config, store *models.Store, log *slog.Logger, opts Options) (*Serv
 		store:   store,
 		log:     log,
 		metrics: NewMetrics(),
+		demoSim: demoSim,
 		assets:  static.New(),
 		sessions: auth.NewSessions(store, models.DeriveKey(cfg.SecretKey, "cookie hash"), models.DeriveKey(cfg.SecretKey, "cookie block"),
 			cfg.SessionIdle, cfg.SessionMax, secure, now),
@@ -126,6 +138,9 @@ func (s *Server) Serve(ctx context.Context, ln net.Listener) error {
 	errc := make(chan error, 1)
 	go func() { errc <- srv.Serve(ln) }()
 	s.log.Info("serving", "addr", ln.Addr().String())
+	if s.demoSim != nil {
+		logDemoGuide(s.log, s.cfg)
+	}
 	select {
 	case err := <-errc:
 		return err
