@@ -51,7 +51,43 @@ func (s *Store) AutoLoginAuthenticator(ctx context.Context) (Authenticator, erro
 
 // CreateAuthenticator inserts a; a taken name or a second auto login is ErrConflict / ErrAutoLoginTaken.
 func (s *Store) CreateAuthenticator(ctx context.Context, a *Authenticator) error {
-	return autoLoginConflict(s.q(ctx).Create(a).Error, fmt.Sprintf("create authenticator %q", a.Name))
+	what := fmt.Sprintf("create authenticator %q", a.Name)
+	if err := s.checkAutoLogin(ctx, a); err != nil {
+		return fmt.Errorf("%s: %w", what, err)
+	}
+	return s.InTx(ctx, func(tx *Store) error {
+		// GORM replaces a zero value by the column's default (enabled: true) on insert, so a disabled
+		// authenticator is inserted without auto login and then given its real enabled and auto_login.
+		enabled, autoLogin := a.Enabled, a.AutoLogin
+		a.AutoLogin = false
+		err := tx.q(ctx).Create(a).Error
+		a.Enabled, a.AutoLogin = enabled, autoLogin
+		if err != nil {
+			return autoLoginConflict(err, what)
+		}
+		if enabled && !autoLogin {
+			return nil
+		}
+		err = tx.q(ctx).Model(&Authenticator{}).Where("id = ?", a.ID).UpdateColumns(map[string]any{"enabled": enabled, "auto_login": autoLogin}).Error
+		return autoLoginConflict(err, what)
+	})
+}
+
+// checkAutoLogin refuses a with auto login while another enabled authenticator has it. The partial
+// unique index enforces the same under races; this check names the problem on every database (SQLite
+// does not say which index refused a row).
+func (s *Store) checkAutoLogin(ctx context.Context, a *Authenticator) error {
+	if !a.Enabled || !a.AutoLogin {
+		return nil
+	}
+	var n int64
+	if err := s.q(ctx).Model(&Authenticator{}).Where("enabled AND auto_login AND id <> ?", a.ID).Count(&n).Error; err != nil {
+		return fmt.Errorf("check auto login: %w", err)
+	}
+	if n > 0 {
+		return ErrAutoLoginTaken
+	}
+	return nil
 }
 
 // SaveAuthenticator writes every field of a, refusing to leave no enabled authenticator.
@@ -61,6 +97,9 @@ func (s *Store) SaveAuthenticator(ctx context.Context, a *Authenticator) error {
 			if err := tx.checkNotLastEnabled(ctx, a.ID); err != nil {
 				return err
 			}
+		}
+		if err := tx.checkAutoLogin(ctx, a); err != nil {
+			return fmt.Errorf("save authenticator %q: %w", a.Name, err)
 		}
 		return autoLoginConflict(tx.q(ctx).Save(a).Error, fmt.Sprintf("save authenticator %q", a.Name))
 	})
