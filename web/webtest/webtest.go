@@ -55,6 +55,12 @@ func New(t testing.TB, dialect string, opts ...Option) *App {
 	return NewOnStore(t, store, opts...)
 }
 
+// WithDemo runs the app in demo mode: the WeCom simulator in-process under /_wecom on the app's own
+// origin, with the demo corp, user and authenticator seeded.
+func WithDemo() Option {
+	return func(c *web.Config, _ *web.Options) { c.Demo = true }
+}
+
 // NewOnStore starts Gatehouse on an existing, migrated store (several instances on one database).
 func NewOnStore(t testing.TB, store *models.Store, opts ...Option) *App {
 	t.Helper()
@@ -67,13 +73,29 @@ func NewOnStore(t testing.TB, store *models.Store, opts ...Option) *App {
 	for _, opt := range opts {
 		opt(&cfg, &o)
 	}
+	// Listen first, so that the configuration knows the app's own origin (demo mode calls itself).
+	ts := httptest.NewUnstartedServer(nil)
+	cfg.Addr = ts.Listener.Addr().String()
+	cfg.BaseURL = &url.URL{Scheme: "http", Host: cfg.Addr}
 	logs := &syncBuffer{}
 	log := slog.New(slog.NewTextHandler(logs, &slog.HandlerOptions{Level: slog.LevelDebug}))
+	if cfg.Demo {
+		err := store.Migrate(context.Background(), func(ctx context.Context, s *models.Store) error {
+			if err := web.ClaimDemoDatabase(ctx, s); err != nil {
+				return err
+			}
+			return web.SeedDemo(ctx, s, cfg)
+		})
+		if err != nil {
+			t.Fatal(err)
+		}
+	}
 	srv, err := web.New(cfg, store, log, o)
 	if err != nil {
 		t.Fatal(err)
 	}
-	ts := httptest.NewServer(srv.Handler())
+	ts.Config.Handler = srv.Handler()
+	ts.Start()
 	t.Cleanup(ts.Close)
 	return &App{T: t, Store: store, Server: ts, Config: cfg, logs: logs}
 }
