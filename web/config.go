@@ -28,7 +28,6 @@ type Config struct {
 	AdminPassword  string
 	SessionIdle    time.Duration
 	SessionMax     time.Duration
-	HandoffTTL     time.Duration
 	WeComAPIBase   string
 	WeComOAuthBase string
 	WeComLoginBase string
@@ -116,7 +115,6 @@ func LoadConfig(getenv func(string) string) (Config, error) {
 	}{
 		{"GATEHOUSE_SESSION_IDLE", 24 * time.Hour, &c.SessionIdle},
 		{"GATEHOUSE_SESSION_MAX", 168 * time.Hour, &c.SessionMax},
-		{"GATEHOUSE_HANDOFF_TTL", 5 * time.Minute, &c.HandoffTTL},
 	}
 	for _, d := range durations {
 		*d.dst = d.def
