@@ -41,6 +41,11 @@ func WithThrottle(th auth.Throttle) Option {
 	return func(_ *web.Config, o *web.Options) { o.Throttle = &th }
 }
 
+// WithClock makes the server read time from now (state, session and token expiry).
+func WithClock(now func() time.Time) Option {
+	return func(_ *web.Config, o *web.Options) { o.Now = now }
+}
+
 // WithWeCom points the three WeCom hosts at a simulator (or any base URL).
 func WithWeCom(base string) Option {
 	return func(c *web.Config, _ *web.Options) {
