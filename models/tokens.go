@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"sync"
 	"time"
 
 	"gorm.io/gorm"
@@ -11,12 +12,13 @@ import (
 )
 
 // TokenCache keeps WeCom access tokens in the wecom_tokens table, sealed, shared by every instance. A
-// refresh happens under a row lock (SELECT … FOR UPDATE on PostgreSQL; SQLite's immediate transactions
-// serialise writers), so a fleet fetches one token per expiry. It implements wecom.TokenCache.
+// refresh happens under a row lock (SELECT … FOR UPDATE on PostgreSQL; on SQLite, which serves one
+// instance, a lock in this process), so a fleet fetches one token per expiry. It implements wecom.TokenCache.
 type TokenCache struct {
 	store  *Store
 	sealer *Sealer
 	now    func() time.Time
+	locks  sync.Map // cache key → *sync.Mutex: SQLite's refresh lock (see tokenSQLite)
 }
 
 // NewTokenCache builds the cache.
@@ -28,6 +30,9 @@ func NewTokenCache(store *Store, sealer *Sealer, now func() time.Time) *TokenCac
 func (c *TokenCache) Token(ctx context.Context, key string, fetch func(ctx context.Context) (string, time.Duration, error)) (string, error) {
 	if tok, ok, err := c.cached(ctx, c.store.q(ctx), key); err != nil || ok {
 		return tok, err
+	}
+	if c.store.dialect != "postgres" {
+		return c.tokenSQLite(ctx, key, fetch)
 	}
 	var token string
 	err := c.store.InTx(ctx, func(tx *Store) error {
@@ -59,6 +64,38 @@ func (c *TokenCache) Token(ctx context.Context, key string, fetch func(ctx conte
 		return notFound(err, "store token "+key)
 	})
 	return token, err
+}
+
+// tokenSQLite refreshes key's token on SQLite. An immediate transaction there takes the database's
+// single write lock, and holding it across the call to WeCom (up to the client's 5 s when WeCom is
+// slow) would stall every other write: password sign-ins, sessions, audit. So refreshes are
+// serialised by a lock in this process instead (a SQLite file serves one instance), and the token is
+// written afterwards in a short statement of its own.
+func (c *TokenCache) tokenSQLite(ctx context.Context, key string, fetch func(ctx context.Context) (string, time.Duration, error)) (string, error) {
+	mu, _ := c.locks.LoadOrStore(key, &sync.Mutex{})
+	mu.(*sync.Mutex).Lock()
+	defer mu.(*sync.Mutex).Unlock()
+	if tok, ok, err := c.cached(ctx, c.store.q(ctx), key); err != nil || ok {
+		return tok, err
+	}
+	tok, expiresIn, err := fetch(ctx)
+	if err != nil {
+		return "", err
+	}
+	sealed, err := c.sealer.Seal(tok)
+	if err != nil {
+		return "", err
+	}
+	now := c.now()
+	row := WeComToken{CacheKey: key, TokenSealed: sealed, ExpiresAt: now.Add(expiresIn), RefreshedAt: now}
+	err = c.store.q(ctx).Clauses(clause.OnConflict{
+		Columns:   []clause.Column{{Name: "cache_key"}},
+		DoUpdates: clause.AssignmentColumns([]string{"token_sealed", "expires_at", "refreshed_at"}),
+	}).Create(&row).Error
+	if err != nil {
+		return "", fmt.Errorf("store token %s: %w", key, err)
+	}
+	return tok, nil
 }
 
 // cached reads a still-valid token for key.
