@@ -11,9 +11,9 @@ import (
 
 	"gatehouse/models"
 	"gatehouse/models/modelstest"
+	"gatehouse/web/webtest"
 	"gatehouse/wecom"
 	"gatehouse/wecom/wecomtest"
-	"gatehouse/web/webtest"
 )
 
 // clock is a settable time source for the app (state and session expiry).
