@@ -25,8 +25,8 @@ func TestWeComAutoLogin(t *testing.T) {
 		noAuto   bool // the authenticator has no auto login
 		path     string
 		// want
-		landing string // final path after following every redirect
-		outcome string // data-outcome of a failed round's page
+		landing  string // final path after following every redirect
+		outcome  string // data-outcome of a failed round's page
 		viaWeCom bool   // the round went through the simulator
 		// next is where the following anonymous request for /admin goes (a failed round only).
 		next string
