@@ -223,6 +223,17 @@ func freeUsername(ctx context.Context, s *models.Store, userID string) (string, 
 	return "", fmt.Errorf("no free username for %q", userID)
 }
 
+// RememberOutboundIP keeps the server's outbound IP that WeCom reported with a 60020 during a sign-in,
+// for the "trusted IP" hint on the authenticator's edit page.
+func (w *WeCom) RememberOutboundIP(ctx context.Context, a models.Authenticator, err error) error {
+	var werr *wecom.Error
+	if !errors.As(err, &werr) || werr.Code != 60020 || werr.FromIP == "" || werr.FromIP == a.Options.LastSeenIP {
+		return nil
+	}
+	a.Options.LastSeenIP = werr.FromIP
+	return w.store.SaveAuthenticator(ctx, &a)
+}
+
 // Touch records that a binding was used to sign in.
 func (w *WeCom) Touch(ctx context.Context, b models.Binding) error {
 	return w.store.TouchBinding(ctx, b.ID, w.now())

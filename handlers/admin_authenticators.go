@@ -177,10 +177,11 @@ func pasteInfo(a models.Authenticator) *views.PasteInfo {
 			x.TrustedDomain = u.Hostname()
 		}
 	}
+	// "/" sends admins to /admin and members to /account once signed in, so one link suits everyone.
 	if a.AutoLogin {
-		x.HomeDesktop, x.HomeMobile = origin+"/admin", origin+"/m"
+		x.HomeDesktop, x.HomeMobile = origin+"/", origin+"/m"
 	} else {
-		x.HomeDesktop, x.HomeMobile = origin+wecomStartURL(a.Name, "/admin"), origin+wecomStartURL(a.Name, "/m")
+		x.HomeDesktop, x.HomeMobile = origin+wecomStartURL(a.Name, "/"), origin+wecomStartURL(a.Name, "/m")
 	}
 	return x
 }

@@ -145,6 +145,9 @@ func (h *Handlers) wecomRefused(c *gin.Context, a models.Authenticator, p auth.P
 	h.Metrics.Signin("wecom", r.Outcome)
 	if r.Err != nil {
 		h.Log.Warn("wecom sign-in refused", "authenticator", a.Name, "outcome", r.Outcome, "err", r.Err)
+		if err := h.WeCom.RememberOutboundIP(c.Request.Context(), a, r.Err); err != nil {
+			h.Log.Warn("remember outbound IP", "authenticator", a.Name, "err", err)
+		}
 	}
 	if p.Auto {
 		h.States.SetGuard(c.Writer, c.Request, r.Outcome)
