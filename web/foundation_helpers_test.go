@@ -113,7 +113,12 @@ func fxAnonymous(t *testing.T, app *webtest.App, cookieValue string) bool {
 func fxSnapshot(t *testing.T, app *webtest.App) string {
 	t.Helper()
 	var b strings.Builder
-	for _, table := range []string{"users", "authenticators", "user_authenticators", "sessions", "audit_events", "wecom_tokens"} {
+	for _, model := range []any{&models.User{}, &models.Authenticator{}, &models.Binding{}, &models.Session{}, &models.AuditEvent{}, &models.WeComToken{}} {
+		stmt := app.Store.DB().Model(model).Statement
+		if err := stmt.Parse(model); err != nil {
+			t.Fatal(err)
+		}
+		table := stmt.Schema.Table
 		var rows []map[string]any
 		if err := app.Store.DB().Table(table).Order("1").Find(&rows).Error; err != nil {
 			t.Fatal(err)
