@@ -1,0 +1,334 @@
+package web_test
+
+import (
+	"fmt"
+	"net/http"
+	"net/url"
+	"strings"
+	"testing"
+
+	"gatehouse/auth"
+	"gatehouse/models"
+	"gatehouse/models/modelstest"
+	"gatehouse/web/webtest"
+	"gatehouse/wecom"
+	"gatehouse/wecom/wecomtest"
+)
+
+// TestSecurityWeCom names each attack on WeCom sign-in (DESIGN.md §9) and checks it fails: no session,
+// the refusal the rules give, and nothing of the attacker's choosing on the page.
+func TestSecurityWeCom(t *testing.T) {
+	const start = "/auth/wecom/corp/start"
+	tests := []struct {
+		attack string
+		// run performs the attack with a fresh world in which alice (mobile 13800000001) is bound
+		// to the WeCom member alice at corp, and returns the final response.
+		run  func(t *testing.T, w *wecomWorld) *webtest.Response
+		want string // outcome, or "signed-in:<user>" / "landing:<path>"
+	}{
+		{"forged state: attacker's own state value with the victim's cookie", func(t *testing.T, w *wecomWorld) *webtest.Response {
+			c := w.app.Client()
+			u, _ := url.Parse(w.toCallback(t, c, "alice", start))
+			q := u.Query()
+			q.Set("state", strings.ToUpper(q.Get("state"))) // same length, different value
+			u.RawQuery = q.Encode()
+			return c.Get(u.String())
+		}, "state_invalid"},
+		{"forged state cookie: a cookie not sealed by Gatehouse", func(t *testing.T, w *wecomWorld) *webtest.Response {
+			c := w.app.Client()
+			target := w.toCallback(t, w.app.Client(), "alice", start)
+			u, _ := url.Parse(target)
+			plantStateCookie(t, w.app, c, `{"s":"`+u.Query().Get("state")+`","n":"corp","f":"qr","e":9999999999}`)
+			return c.Get(target)
+		}, "state_invalid"},
+		{"login CSRF: attacker's callback URL (code and state) opened in the victim's browser", func(t *testing.T, w *wecomWorld) *webtest.Response {
+			attacker := w.toCallback(t, w.app.Client(), "bob", start)
+			victim := w.app.Client()
+			w.toCallback(t, victim, "alice", start) // the victim has a state cookie of her own
+			return victim.Get(attacker)
+		}, "state_invalid"},
+		{"replayed state: the callback URL used twice", func(t *testing.T, w *wecomWorld) *webtest.Response {
+			c := w.app.Client()
+			u := w.toCallback(t, c, "alice", start)
+			if r := c.Get(u); r.StatusCode != http.StatusSeeOther {
+				t.Fatalf("first use: %d", r.StatusCode)
+			}
+			return c.Get(u)
+		}, "state_invalid"},
+		{"code replay: a used code with a fresh valid state", func(t *testing.T, w *wecomWorld) *webtest.Response {
+			first := w.app.Client()
+			u1, _ := url.Parse(w.toCallback(t, first, "alice", start))
+			if r := first.Get(u1.String()); r.StatusCode != http.StatusSeeOther {
+				t.Fatalf("first sign-in: %d", r.StatusCode)
+			}
+			calls := w.sim.Calls("getuserinfo")
+			c := w.app.Client()
+			u2, _ := url.Parse(w.toCallback(t, c, "bob", start))
+			q := u2.Query()
+			q.Set("code", u1.Query().Get("code"))
+			u2.RawQuery = q.Encode()
+			r := c.Get(u2.String())
+			if n := w.sim.Calls("getuserinfo") - calls; n != 1 {
+				t.Errorf("replayed code exchanged %d times, want 1 (never retried)", n)
+			}
+			if !strings.Contains(r.Body, "40029") || !strings.Contains(r.Body, "Start again") {
+				t.Errorf("replay page does not say start again (40029)")
+			}
+			return r
+		}, "wecom_error"},
+		{"open redirect: //evil.com", redirectAttack("//evil.com"), "landing:/"},
+		{"open redirect: https://evil.com", redirectAttack("https://evil.com"), "landing:/"},
+		{"open redirect: /\\evil.com", redirectAttack("/\\evil.com"), "landing:/"},
+		{"open redirect: percent-encoded //evil.com", redirectAttack("/%2F%2Fevil.com"), "landing:/"},
+		{"open redirect: percent-encoded backslash", redirectAttack("/%5Cevil.com"), "landing:/"},
+		{"open redirect: javascript: scheme", redirectAttack("javascript:alert(1)"), "landing:/"},
+		{"open redirect: tab inside //evil.com", redirectAttack("/\t/evil.com"), "landing:/"},
+		{"open redirect: control character", redirectAttack("/account\r\nLocation: https://evil.com"), "landing:/"},
+		{"open redirect: a local path is kept", redirectAttack("/account?x=1"), "landing:/account?x=1"},
+		{"session fixation: a planted gatehouse_session is not accepted after WeCom sign-in", func(t *testing.T, w *wecomWorld) *webtest.Response {
+			// The attacker signs in (a real session) and plants that cookie in the victim's browser.
+			attacker := w.app.Client()
+			attacker.SignIn("mallory", "correct horse battery")
+			planted := attacker.Cookie(auth.SessionCookie)
+			victim := w.app.Client()
+			victim.SetCookie(auth.SessionCookie, planted)
+			target := w.toCallback(t, victim, "alice", start)
+			r := victim.Get(target)
+			if r.StatusCode != http.StatusSeeOther {
+				t.Fatalf("victim's sign-in: %d %q", r.StatusCode, r.Outcome())
+			}
+			if got := victim.Cookie(auth.SessionCookie); got == "" || got == planted {
+				t.Errorf("the session id did not change at sign-in")
+			}
+			// The planted id, used again, is not alice's session.
+			stale := w.app.Client()
+			stale.SetCookie(auth.SessionCookie, planted)
+			if page := stale.Get("/account"); strings.Contains(page.Body, "alice") && page.Find("[data-testid=account]").Length() == 1 && !strings.Contains(page.Body, "mallory") {
+				t.Errorf("the planted session id signs in as alice")
+			}
+			return victim.Get("/account")
+		}, "signed-in:alice"},
+		{"session fixation: an invented gatehouse_session", func(t *testing.T, w *wecomWorld) *webtest.Response {
+			victim := w.app.Client()
+			victim.SetCookie(auth.SessionCookie, strings.Repeat("a", 64))
+			victim.Get(w.toCallback(t, victim, "alice", start))
+			if victim.Cookie(auth.SessionCookie) == strings.Repeat("a", 64) {
+				t.Errorf("the invented session id survived the sign-in")
+			}
+			return victim.Get("/account")
+		}, "signed-in:alice"},
+		{"binding takeover: another corp's member with alice's mobile, QR in her own browser", func(t *testing.T, w *wecomWorld) *webtest.Response {
+			w.addOtherCorp(t, false, wecomtest.Member{UserID: "mallory", Name: "Mallory", Mobile: "13800000001"})
+			c := w.app.Client()
+			return c.Get(w.toCallback(t, c, "mallory", "/auth/wecom/other/start"))
+		}, "first_signin_in_client"},
+		{"binding takeover: another corp's userid alice (same userid, other person)", func(t *testing.T, w *wecomWorld) *webtest.Response {
+			w.addOtherCorp(t, false, wecomtest.Member{UserID: "alice", Name: "Not Alice", Mobile: "13900000009"})
+			c := w.app.Client()
+			c.UserAgent = wecom.UserAgentIOS
+			return c.Get(w.toCallback(t, c, "alice", "/auth/wecom/other/start"))
+		}, "no_account"},
+		{"binding takeover: another corp's member with alice's mobile, in the client (the rules match by that corp's verified mobile)", func(t *testing.T, w *wecomWorld) *webtest.Response {
+			// DESIGN.md §6 rule 5 matches a user by the mobile WeCom verified for THIS authenticator's
+			// corp. A member of the other corp whose verified mobile is alice's is, by the rules, alice:
+			// the binding it creates belongs to the other authenticator only. Trusting a corp's
+			// verified mobiles is the administrator's choice in adding that corp.
+			w.addOtherCorp(t, false, wecomtest.Member{UserID: "mallory", Name: "Mallory", Mobile: "13800000001"})
+			c := w.app.Client()
+			c.UserAgent = wecom.UserAgentIOS
+			if r := c.Get(w.toCallback(t, c, "mallory", "/auth/wecom/other/start")); r.StatusCode != http.StatusSeeOther {
+				t.Fatalf("in-client sign-in at the other corp: %d %q", r.StatusCode, r.Outcome())
+			}
+			other, _ := w.app.Store.AuthenticatorByName(t.Context(), "other")
+			if b, err := w.app.Store.BindingBySubject(t.Context(), other.ID, "mallory"); err != nil || b.CorpID != "wwfedcba0987654321" {
+				t.Errorf("binding at the other corp: %+v %v", b, err)
+			}
+			if b, err := w.app.Store.BindingBySubject(t.Context(), w.a.ID, "alice"); err != nil {
+				t.Errorf("alice's own binding changed: %v", err)
+			} else if _, err := w.app.Store.BindingBySubject(t.Context(), w.a.ID, "mallory"); err == nil {
+				t.Errorf("mallory bound at the first corp (binding %d)", b.ID)
+			}
+			return c.Get("/account")
+		}, "signed-in:alice"},
+	}
+	for _, dialect := range modelstest.Dialects() {
+		t.Run(dialect, func(t *testing.T) {
+			for _, tt := range tests {
+				t.Run(tt.attack, func(t *testing.T) {
+					t.Parallel()
+					w := newWorld(t, dialect, worldSpec{})
+					w.bind(t, w.a, w.app.CreateUser("alice", "", false, "13800000001"), "alice")
+					w.app.CreateUser("mallory", "correct horse battery", false, "")
+					r := tt.run(t, w)
+					switch {
+					case strings.HasPrefix(tt.want, "signed-in:"):
+						user := strings.TrimPrefix(tt.want, "signed-in:")
+						if r.StatusCode != http.StatusOK || r.Find("[data-testid=account]").Length() != 1 || !strings.Contains(r.Body, user) {
+							t.Errorf("not signed in as %s: %d", user, r.StatusCode)
+						}
+					case strings.HasPrefix(tt.want, "landing:"):
+						if r.StatusCode != http.StatusSeeOther || r.Location() != strings.TrimPrefix(tt.want, "landing:") {
+							t.Errorf("lands on %d %q, want %s", r.StatusCode, r.Location(), tt.want)
+						}
+					default:
+						if r.Outcome() != tt.want {
+							t.Fatalf("got %d %q, want %q", r.StatusCode, r.Outcome(), tt.want)
+						}
+						if r.StatusCode < 400 {
+							t.Errorf("refusal with status %d", r.StatusCode)
+						}
+						if strings.Contains(r.Header.Get("Set-Cookie"), auth.SessionCookie+"=") && !strings.Contains(r.Header.Get("Set-Cookie"), "Max-Age=0") {
+							t.Errorf("refusal issues a session cookie")
+						}
+					}
+					if strings.Contains(r.Body, "evil.com") {
+						t.Errorf("the attacker's URL is on the page")
+					}
+					assertNoSecrets(t, w.app, r.Body)
+				})
+			}
+		})
+	}
+}
+
+// redirectAttack signs alice in (QR, bound) through a start URL carrying redirect, and returns the
+// callback's response.
+func redirectAttack(redirect string) func(t *testing.T, w *wecomWorld) *webtest.Response {
+	return func(t *testing.T, w *wecomWorld) *webtest.Response {
+		c := w.app.Client()
+		return c.Get(w.toCallback(t, c, "alice", "/auth/wecom/corp/start?redirect="+url.QueryEscape(redirect)))
+	}
+}
+
+// plantStateCookie puts a hand-made (unsealed) state cookie in the client for the /auth/wecom/ path.
+func plantStateCookie(t *testing.T, app *webtest.App, c *webtest.Client, value string) {
+	t.Helper()
+	c.SetCookie("gatehouse_wecom_state", url.QueryEscape(value))
+}
+
+// TestSecurityWeComAdminCSRF: every authenticator admin POST from another site is refused and changes
+// nothing, while the same POST from the app itself works.
+func TestSecurityWeComAdminCSRF(t *testing.T) {
+	for _, dialect := range modelstest.Dialects() {
+		t.Run(dialect, func(t *testing.T) {
+			w, c := adminWorld(t, dialect, worldSpec{})
+			id := fmt.Sprintf("/admin/authenticators/%d", w.a.ID)
+			posts := []struct {
+				path string
+				form url.Values
+			}{
+				{"/admin/authenticators", wecomFormValues(w, nil)},
+				{id, wecomFormValues(w, map[string]string{"name": "corp", "title": "Hijacked", "secret": "attacker-secret"})},
+				{id + "/test", nil},
+				{id + "/toggle", nil},
+				{id + "/move", url.Values{"direction": {"up"}}},
+				{id + "/delete", url.Values{"confirm": {"yes"}}},
+			}
+			for _, p := range posts {
+				for _, site := range []struct {
+					name  string
+					set   func(h http.Header)
+					allow bool
+				}{
+					{"cross-site Sec-Fetch-Site", func(h http.Header) { h.Set("Sec-Fetch-Site", "cross-site") }, false},
+					{"foreign Origin", func(h http.Header) { h.Set("Origin", "https://evil.com") }, false},
+					{"same-site other origin", func(h http.Header) { h.Set("Sec-Fetch-Site", "same-site") }, false},
+				} {
+					t.Run("CSRF "+p.path+" "+site.name, func(t *testing.T) {
+						before := countRows(t, w.app)
+						a0, _ := w.app.Store.AuthenticatorByID(t.Context(), w.a.ID)
+						calls := w.sim.Calls("gettoken")
+						req, _ := http.NewRequest(http.MethodPost, w.app.URL()+p.path, strings.NewReader(p.form.Encode()))
+						req.Header.Set("Content-Type", "application/x-www-form-urlencoded")
+						site.set(req.Header)
+						r := c.Do(req)
+						if r.StatusCode != http.StatusForbidden {
+							t.Errorf("status %d, want 403", r.StatusCode)
+						}
+						a1, err := w.app.Store.AuthenticatorByID(t.Context(), w.a.ID)
+						if err != nil || a1.Title != a0.Title || a1.Enabled != a0.Enabled || a1.Sort != a0.Sort || a1.SecretSealed != a0.SecretSealed {
+							t.Errorf("the authenticator changed: %+v %v", a1, err)
+						}
+						if after := countRows(t, w.app); after.audits != before.audits || after.bindings != before.bindings {
+							t.Errorf("rows written: %+v → %+v", before, after)
+						}
+						if w.sim.Calls("gettoken") != calls {
+							t.Errorf("the connection test ran")
+						}
+						if _, err := w.app.Store.AuthenticatorByName(t.Context(), "acme"); err == nil {
+							t.Errorf("an authenticator was created")
+						}
+					})
+				}
+			}
+			// The same request from the app itself goes through (the check is not refusing everything).
+			if r := c.Post(id+"/move", url.Values{"direction": {"down"}}); r.StatusCode != http.StatusSeeOther {
+				t.Errorf("same-origin POST refused: %d", r.StatusCode)
+			}
+		})
+	}
+}
+
+// TestSecurityWeComLeaksAndHeaders: no secret or token in any WeCom page or log across a session of
+// sign-ins and failures, and Referrer-Policy no-referrer on every /auth/ response.
+func TestSecurityWeComLeaksAndHeaders(t *testing.T) {
+	for _, dialect := range modelstest.Dialects() {
+		t.Run(dialect, func(t *testing.T) {
+			w, admin := adminWorld(t, dialect, worldSpec{AutoSignup: true})
+			w.app.CreateUser("alice", "", false, "13800000001")
+			var pages []string
+			check := func(r *webtest.Response) {
+				t.Helper()
+				pages = append(pages, r.Body)
+				if strings.HasPrefix(r.Request.URL.Path, "/auth/") && r.Request.URL.Host == strings.TrimPrefix(w.app.URL(), "http://") {
+					if got := r.Header.Get("Referrer-Policy"); got != "no-referrer" {
+						t.Errorf("%s: Referrer-Policy %q, want no-referrer", r.Request.URL.Path, got)
+					}
+				}
+			}
+			for _, ua := range []string{"", wecom.UserAgentIOS, wecom.UserAgentDesktop} {
+				c := w.app.Client()
+				c.UserAgent = ua
+				c.Header(wecomtest.MemberHeader, "alice")
+				r := c.Get("/auth/wecom/corp/start?redirect=/account")
+				check(r)
+				for r.StatusCode >= 300 && r.StatusCode < 400 {
+					next, _ := r.Request.URL.Parse(r.Location())
+					r = c.Get(next.String())
+					check(r)
+				}
+			}
+			// Failures: each errcode page.
+			for _, code := range []int{40001, 60020, 301002, -1} {
+				w.sim.FailNext("getuserinfo", 4, code)
+				c := w.app.Client()
+				c.UserAgent = wecom.UserAgentIOS
+				r := c.Get(w.toCallback(t, c, "bob", "/auth/wecom/corp/start"))
+				check(r)
+			}
+			check(w.app.Client().Get("/auth/wecom/nope/start"))
+			check(w.app.Client().Get("/auth/wecom/corp/callback?state=x"))
+			check(admin.Get(fmt.Sprintf("/admin/authenticators/%d", w.a.ID)))
+			admin.Post(fmt.Sprintf("/admin/authenticators/%d/test", w.a.ID), nil)
+			check(admin.Get(fmt.Sprintf("/admin/authenticators/%d", w.a.ID)))
+			check(admin.Get("/admin/audit"))
+			check(admin.Get("/admin"))
+			tokens := cachedTokens(t, w.app)
+			if len(tokens) == 0 {
+				t.Fatal("no token cached: the leak check would prove nothing")
+			}
+			for _, p := range pages {
+				assertNoSecrets(t, w.app, p)
+			}
+			var events []models.AuditEvent
+			w.app.Store.DB().Find(&events)
+			for _, e := range events {
+				for _, s := range append([]string{secret}, tokens...) {
+					if strings.Contains(e.Detail, s) || strings.Contains(e.Target, s) {
+						t.Errorf("audit %s holds a secret or token", e.Action)
+					}
+				}
+			}
+		})
+	}
+}
