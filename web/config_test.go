@@ -1,0 +1,98 @@
+package web_test
+
+import (
+	"errors"
+	"strings"
+	"testing"
+	"time"
+
+	"gatehouse/web"
+)
+
+func TestLoadConfigDefaults(t *testing.T) {
+	c, err := web.LoadConfig(func(string) string { return "" })
+	if err != nil {
+		t.Fatal(err)
+	}
+	if c.Addr != ":8080" || c.DatabaseURL != "" || c.DataDir != "./data" || c.SecretKey != nil || c.BaseURL != nil ||
+		len(c.TrustedProxies) != 0 || c.AdminUsername != "admin" || c.AdminPassword != "" ||
+		c.SessionIdle != 24*time.Hour || c.SessionMax != 168*time.Hour ||
+		c.WeComAPIBase != "https://qyapi.weixin.qq.com" || c.WeComOAuthBase != "https://open.weixin.qq.com" ||
+		c.WeComLoginBase != "https://login.work.weixin.qq.com" || c.Demo {
+		t.Fatalf("defaults: %+v", c)
+	}
+}
+
+const goodKey = "0123456789abcdef0123456789abcdef"
+
+func TestLoadConfig(t *testing.T) {
+	tests := []struct {
+		name  string
+		env   map[string]string
+		bad   string // the variable named by the error, "" for success
+		check func(c web.Config) bool
+	}{
+		{"listen address", map[string]string{"GATEHOUSE_ADDR": "127.0.0.1:9000"}, "", func(c web.Config) bool { return c.Addr == "127.0.0.1:9000" }},
+		{"listen address without port", map[string]string{"GATEHOUSE_ADDR": "nonsense"}, "GATEHOUSE_ADDR", nil},
+		{"PostgreSQL URL with a secret key", map[string]string{"DATABASE_URL": "postgres://u:p@db:5432/gate", "GATEHOUSE_SECRET_KEY": goodKey}, "",
+			func(c web.Config) bool { return c.DatabaseURL == "postgres://u:p@db:5432/gate" && string(c.SecretKey) == goodKey }},
+		{"postgresql:// scheme", map[string]string{"DATABASE_URL": "postgresql://db/gate", "GATEHOUSE_SECRET_KEY": goodKey}, "", nil},
+		{"MySQL URL", map[string]string{"DATABASE_URL": "mysql://x"}, "DATABASE_URL", nil},
+		{"database URL without host", map[string]string{"DATABASE_URL": "postgres:///gate", "GATEHOUSE_SECRET_KEY": goodKey}, "DATABASE_URL", nil},
+		{"PostgreSQL without a secret key", map[string]string{"DATABASE_URL": "postgres://db/gate"}, "GATEHOUSE_SECRET_KEY", nil},
+		{"data dir", map[string]string{"GATEHOUSE_DATA_DIR": "/var/lib/gatehouse"}, "", func(c web.Config) bool { return c.DataDir == "/var/lib/gatehouse" }},
+		{"short secret key", map[string]string{"GATEHOUSE_SECRET_KEY": "short"}, "GATEHOUSE_SECRET_KEY", nil},
+		{"previous keys for rotation", map[string]string{"GATEHOUSE_SECRET_KEY_PREVIOUS": goodKey + "1, " + goodKey + "2"}, "", func(c web.Config) bool { return len(c.PreviousKeys) == 2 }},
+		{"short previous key", map[string]string{"GATEHOUSE_SECRET_KEY_PREVIOUS": "short"}, "GATEHOUSE_SECRET_KEY_PREVIOUS", nil},
+		{"base URL with trailing slash", map[string]string{"GATEHOUSE_BASE_URL": "https://gate.example.com/"}, "", func(c web.Config) bool { return c.BaseURL.String() == "https://gate.example.com" }},
+		{"base URL without scheme", map[string]string{"GATEHOUSE_BASE_URL": "gate.example.com"}, "GATEHOUSE_BASE_URL", nil},
+		{"base URL with a query", map[string]string{"GATEHOUSE_BASE_URL": "https://gate.example.com/?x=1"}, "GATEHOUSE_BASE_URL", nil},
+		{"trusted proxies", map[string]string{"GATEHOUSE_TRUSTED_PROXIES": "10.0.0.0/8, 192.168.1.1"}, "", func(c web.Config) bool { return len(c.TrustedProxies) == 2 }},
+		{"trusted proxy that is not an address", map[string]string{"GATEHOUSE_TRUSTED_PROXIES": "10.0.0.0/8,proxy.local"}, "GATEHOUSE_TRUSTED_PROXIES", nil},
+		{"admin username", map[string]string{"GATEHOUSE_ADMIN_USERNAME": "boss"}, "", func(c web.Config) bool { return c.AdminUsername == "boss" }},
+		{"admin username with spaces", map[string]string{"GATEHOUSE_ADMIN_USERNAME": "the boss"}, "GATEHOUSE_ADMIN_USERNAME", nil},
+		{"admin password", map[string]string{"GATEHOUSE_ADMIN_PASSWORD": "long-enough"}, "", func(c web.Config) bool { return c.AdminPassword == "long-enough" }},
+		{"short admin password", map[string]string{"GATEHOUSE_ADMIN_PASSWORD": "short"}, "GATEHOUSE_ADMIN_PASSWORD", nil},
+		{"session idle", map[string]string{"GATEHOUSE_SESSION_IDLE": "30m"}, "", func(c web.Config) bool { return c.SessionIdle == 30*time.Minute }},
+		{"session idle that is not a duration", map[string]string{"GATEHOUSE_SESSION_IDLE": "abc"}, "GATEHOUSE_SESSION_IDLE", nil},
+		{"session idle under a minute", map[string]string{"GATEHOUSE_SESSION_IDLE": "30s"}, "GATEHOUSE_SESSION_IDLE", nil},
+		{"session idle longer than max", map[string]string{"GATEHOUSE_SESSION_IDLE": "200h"}, "GATEHOUSE_SESSION_IDLE", nil},
+		{"session max", map[string]string{"GATEHOUSE_SESSION_MAX": "720h"}, "", func(c web.Config) bool { return c.SessionMax == 720*time.Hour }},
+		{"session max that is not a duration", map[string]string{"GATEHOUSE_SESSION_MAX": "1 week"}, "GATEHOUSE_SESSION_MAX", nil},
+		{"WeCom API base", map[string]string{"WECOM_API_BASE": "http://127.0.0.1:9999"}, "", func(c web.Config) bool { return c.WeComAPIBase == "http://127.0.0.1:9999" }},
+		{"WeCom API base that is not a URL", map[string]string{"WECOM_API_BASE": "qyapi"}, "WECOM_API_BASE", nil},
+		{"WeCom OAuth base that is not a URL", map[string]string{"WECOM_OAUTH_BASE": "ftp://x"}, "WECOM_OAUTH_BASE", nil},
+		{"WeCom login base that is not a URL", map[string]string{"WECOM_LOGIN_BASE": "login"}, "WECOM_LOGIN_BASE", nil},
+		{"demo on", map[string]string{"GATEHOUSE_DEMO": "1"}, "", func(c web.Config) bool { return c.Demo }},
+		{"demo off", map[string]string{"GATEHOUSE_DEMO": "false"}, "", func(c web.Config) bool { return !c.Demo }},
+		{"demo neither on nor off", map[string]string{"GATEHOUSE_DEMO": "maybe"}, "GATEHOUSE_DEMO", nil},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			c, err := web.LoadConfig(func(k string) string { return tt.env[k] })
+			if tt.bad == "" {
+				if err != nil {
+					t.Fatalf("LoadConfig: %v", err)
+				}
+				if tt.check != nil && !tt.check(c) {
+					t.Fatalf("config: %+v", c)
+				}
+				return
+			}
+			var ce *web.ConfigError
+			if !errors.As(err, &ce) || ce.Var != tt.bad {
+				t.Fatalf("LoadConfig: %v, want an error naming %s", err, tt.bad)
+			}
+			if strings.Contains(err.Error(), "\n") {
+				t.Fatalf("the error takes more than one line: %q", err)
+			}
+			for k, v := range tt.env {
+				if strings.Contains(k, "SECRET") || strings.Contains(k, "PASSWORD") {
+					if strings.Contains(err.Error(), v) {
+						t.Fatalf("the error shows the secret value of %s: %q", k, err)
+					}
+				}
+			}
+		})
+	}
+}
