@@ -30,6 +30,7 @@ const (
 type newSession struct {
 	userID          int64
 	authenticatorID int64
+	ip              string
 }
 
 // Sessions is a gorilla/sessions Store backed by the sessions table: the cookie holds only a random
@@ -133,7 +134,7 @@ func (s *Sessions) Save(r *http.Request, w http.ResponseWriter, sess *sessions.S
 		}
 		now := s.now()
 		row := models.Session{ID: hashID(id), UserID: ns.userID, CreatedAt: now, LastSeenAt: now,
-			ExpiresAt: s.expiry(now, now), UserAgent: truncate(r.UserAgent(), 512), IP: ClientIP(r)}
+			ExpiresAt: s.expiry(now, now), UserAgent: truncate(r.UserAgent(), 512), IP: ns.ip}
 		if ns.authenticatorID != 0 {
 			row.AuthenticatorID = &ns.authenticatorID
 		}
@@ -167,8 +168,9 @@ func (s *Sessions) Current(r *http.Request) (models.User, models.Session, bool, 
 }
 
 // Issue signs user in on this browser with a brand-new session id. Whatever session the browser had
-// before is revoked, so a session id planted before sign-in is never accepted afterwards.
-func (s *Sessions) Issue(w http.ResponseWriter, r *http.Request, userID, authenticatorID int64) error {
+// before is revoked, so a session id planted before sign-in is never accepted afterwards. ip is the
+// client's address as the router resolved it (trusted proxies applied).
+func (s *Sessions) Issue(w http.ResponseWriter, r *http.Request, userID, authenticatorID int64, ip string) error {
 	old, err := s.Get(r, SessionCookie)
 	if err == nil && old.ID != "" {
 		if err := s.store.RevokeSession(r.Context(), hashID(old.ID), s.now()); err != nil {
@@ -178,7 +180,7 @@ func (s *Sessions) Issue(w http.ResponseWriter, r *http.Request, userID, authent
 	sess := sessions.NewSession(s, SessionCookie)
 	sess.Options = s.options(r)
 	sess.IsNew = true
-	sess.Values[valueNew] = newSession{userID: userID, authenticatorID: authenticatorID}
+	sess.Values[valueNew] = newSession{userID: userID, authenticatorID: authenticatorID, ip: ip}
 	return s.Save(r, w, sess)
 }
 
@@ -215,26 +217,4 @@ func truncate(s string, n int) string {
 		return s[:n]
 	}
 	return s
-}
-
-// ClientIP is the client's address as the server sees it; Gin resolves trusted proxies before this.
-func ClientIP(r *http.Request) string {
-	if ip, ok := r.Context().Value(clientIPKey{}).(string); ok {
-		return ip
-	}
-	host := r.RemoteAddr
-	for i := len(host) - 1; i >= 0; i-- {
-		if host[i] == ':' {
-			host = host[:i]
-			break
-		}
-	}
-	return host
-}
-
-type clientIPKey struct{}
-
-// WithClientIP records the client IP resolved by the router (trusted proxies applied) for ClientIP.
-func WithClientIP(ctx context.Context, ip string) context.Context {
-	return context.WithValue(ctx, clientIPKey{}, ip)
 }

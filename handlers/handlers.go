@@ -3,12 +3,14 @@
 package handlers
 
 import (
+	"bytes"
 	"context"
 	"errors"
 	"log/slog"
 	"net/http"
 	"net/url"
 	"strconv"
+	"sync"
 	"time"
 
 	"github.com/a-h/templ"
@@ -48,10 +50,13 @@ type Deps struct {
 // Handlers holds the HTTP handlers.
 type Handlers struct {
 	Deps
+	buffers sync.Pool // *bytes.Buffer for rendering pages
 }
 
 // New builds the handlers.
-func New(d Deps) *Handlers { return &Handlers{Deps: d} }
+func New(d Deps) *Handlers {
+	return &Handlers{Deps: d, buffers: sync.Pool{New: func() any { return new(bytes.Buffer) }}}
+}
 
 // Context keys set by the middleware.
 const (
@@ -126,13 +131,19 @@ func (h *Handlers) page(c *gin.Context, titleID string, nav string) views.Page {
 	return p
 }
 
-// render writes a templ component with a status code.
+// render writes a templ component with a status code. The page is rendered into a buffer first, so
+// it goes out in one write with a Content-Length (templ would otherwise flush, and the response would
+// be chunked over several writes), and a rendering error still yields a clean error page.
 func (h *Handlers) render(c *gin.Context, status int, comp templ.Component) {
-	c.Status(status)
-	c.Header("Content-Type", "text/html; charset=utf-8")
-	if err := comp.Render(c.Request.Context(), c.Writer); err != nil {
+	buf := h.buffers.Get().(*bytes.Buffer)
+	defer h.buffers.Put(buf)
+	buf.Reset()
+	if err := comp.Render(c.Request.Context(), buf); err != nil {
 		h.Log.Error("render page", "path", c.Request.URL.Path, "err", err)
+		c.String(http.StatusInternalServerError, "internal error")
+		return
 	}
+	c.Data(status, "text/html; charset=utf-8", buf.Bytes())
 }
 
 // errorPage renders a plain error page with a translated heading and message.

@@ -105,7 +105,7 @@ func (h *Handlers) Signin(c *gin.Context) {
 
 // startSession issues a fresh session for u and records the sign-in.
 func (h *Handlers) startSession(c *gin.Context, u models.User, authenticatorID int64, method string) error {
-	if err := h.Sessions.Issue(c.Writer, c.Request, u.ID, authenticatorID); err != nil {
+	if err := h.Sessions.Issue(c.Writer, c.Request, u.ID, authenticatorID, c.ClientIP()); err != nil {
 		return err
 	}
 	if err := h.Store.MarkSignedIn(c.Request.Context(), u.ID, h.Now()); err != nil {

@@ -21,12 +21,27 @@ func (s *Store) Authenticators(ctx context.Context) ([]Authenticator, error) {
 	return list, notFound(err, "list authenticators")
 }
 
-// EnabledAuthenticators lists the enabled authenticators in sign-in page order.
+// EnabledAuthenticators lists the enabled authenticators in sign-in page order. Outside a transaction
+// the list comes from a cache that lives a second (see authenticatorCacheTTL).
 func (s *Store) EnabledAuthenticators(ctx context.Context) ([]Authenticator, error) {
+	now := time.Now()
+	if !s.inTx {
+		if list, ok := s.auths.get(now); ok {
+			return list, nil
+		}
+	}
 	var list []Authenticator
-	err := s.q(ctx).Where("enabled").Order("sort, id").Find(&list).Error
-	return list, notFound(err, "list enabled authenticators")
+	if err := s.q(ctx).Where("enabled").Order("sort, id").Find(&list).Error; err != nil {
+		return nil, notFound(err, "list enabled authenticators")
+	}
+	if !s.inTx {
+		s.auths.put(list, now)
+	}
+	return list, nil
 }
+
+// changedAuthenticators drops the cached list after a change.
+func (s *Store) changedAuthenticators() { s.auths.forget() }
 
 // AuthenticatorByID loads one authenticator.
 func (s *Store) AuthenticatorByID(ctx context.Context, id int64) (Authenticator, error) {
@@ -44,13 +59,21 @@ func (s *Store) AuthenticatorByName(ctx context.Context, name string) (Authentic
 
 // AutoLoginAuthenticator returns the enabled authenticator with auto login, if any.
 func (s *Store) AutoLoginAuthenticator(ctx context.Context) (Authenticator, error) {
-	var a Authenticator
-	err := s.q(ctx).Where("enabled AND auto_login AND type = ?", TypeWeCom).First(&a).Error
-	return a, notFound(err, "auto-login authenticator")
+	list, err := s.EnabledAuthenticators(ctx)
+	if err != nil {
+		return Authenticator{}, err
+	}
+	for _, a := range list {
+		if a.AutoLogin && a.Type == TypeWeCom {
+			return a, nil
+		}
+	}
+	return Authenticator{}, fmt.Errorf("auto-login authenticator: %w", ErrNotFound)
 }
 
 // CreateAuthenticator inserts a; a taken name or a second auto login is ErrConflict / ErrAutoLoginTaken.
 func (s *Store) CreateAuthenticator(ctx context.Context, a *Authenticator) error {
+	defer s.changedAuthenticators()
 	what := fmt.Sprintf("create authenticator %q", a.Name)
 	if err := s.checkAutoLogin(ctx, a); err != nil {
 		return fmt.Errorf("%s: %w", what, err)
@@ -92,6 +115,7 @@ func (s *Store) checkAutoLogin(ctx context.Context, a *Authenticator) error {
 
 // SaveAuthenticator writes every field of a, refusing to leave no enabled authenticator.
 func (s *Store) SaveAuthenticator(ctx context.Context, a *Authenticator) error {
+	defer s.changedAuthenticators()
 	return s.InTx(ctx, func(tx *Store) error {
 		if !a.Enabled {
 			if err := tx.checkNotLastEnabled(ctx, a.ID); err != nil {
@@ -126,6 +150,7 @@ func (s *Store) checkNotLastEnabled(ctx context.Context, id int64) error {
 
 // DeleteAuthenticator removes an authenticator with its bindings, never the last enabled one.
 func (s *Store) DeleteAuthenticator(ctx context.Context, id int64) error {
+	defer s.changedAuthenticators()
 	return s.InTx(ctx, func(tx *Store) error {
 		a, err := tx.AuthenticatorByID(ctx, id)
 		if err != nil {
@@ -146,6 +171,7 @@ func (s *Store) DeleteAuthenticator(ctx context.Context, id int64) error {
 // MoveAuthenticator swaps an authenticator with its neighbour (up: -1, down: +1) in sign-in order, and
 // renumbers every sort so that the order is explicit afterwards.
 func (s *Store) MoveAuthenticator(ctx context.Context, id int64, delta int) error {
+	defer s.changedAuthenticators()
 	return s.InTx(ctx, func(tx *Store) error {
 		list, err := tx.Authenticators(ctx)
 		if err != nil {

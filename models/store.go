@@ -25,6 +25,8 @@ var (
 type Store struct {
 	db      *gorm.DB
 	dialect string // "sqlite" or "postgres"
+	auths   *authenticatorCache
+	inTx    bool
 }
 
 // Options configures Open.
@@ -62,7 +64,7 @@ func Open(opts Options) (*Store, error) {
 		sqlDB.SetMaxIdleConns(n)
 		sqlDB.SetConnMaxIdleTime(5 * time.Minute)
 		sqlDB.SetConnMaxLifetime(30 * time.Minute)
-		return &Store{db: db, dialect: "postgres"}, nil
+		return &Store{db: db, dialect: "postgres", auths: &authenticatorCache{}}, nil
 	}
 	path := opts.SQLitePath
 	if path == "" {
@@ -83,7 +85,7 @@ func Open(opts Options) (*Store, error) {
 		return nil, err
 	}
 	sqlDB.SetMaxOpenConns(8)
-	return &Store{db: db, dialect: "sqlite"}, nil
+	return &Store{db: db, dialect: "sqlite", auths: &authenticatorCache{}}, nil
 }
 
 // redactURL keeps a database password out of error messages.
@@ -127,7 +129,7 @@ func (s *Store) Ping(ctx context.Context) error {
 // InTx runs fn in one transaction: everything fn does through tx is committed together or not at all.
 func (s *Store) InTx(ctx context.Context, fn func(tx *Store) error) error {
 	return s.db.WithContext(ctx).Transaction(func(db *gorm.DB) error {
-		return fn(&Store{db: db, dialect: s.dialect})
+		return fn(&Store{db: db, dialect: s.dialect, auths: s.auths, inTx: true})
 	})
 }
 

@@ -33,6 +33,10 @@ type Catalog struct {
 	bundle  *i18n.Bundle
 	matcher language.Matcher
 	ids     map[string][]string // language code → message ids, for the completeness test
+	// plain holds, per language, every message without placeholders, rendered once: most strings of
+	// a page are looked up here instead of going through go-i18n on every request.
+	plain      map[string]map[string]string
+	localizers map[string]*i18n.Localizer
 }
 
 // NewCatalog loads the embedded translations.
@@ -43,7 +47,8 @@ func NewCatalog() (*Catalog, error) {
 	if err != nil {
 		return nil, err
 	}
-	c := &Catalog{bundle: b, matcher: language.NewMatcher(languageTags), ids: map[string][]string{}}
+	c := &Catalog{bundle: b, matcher: language.NewMatcher(languageTags), ids: map[string][]string{},
+		plain: map[string]map[string]string{}, localizers: map[string]*i18n.Localizer{}}
 	for _, p := range paths {
 		data, err := localeFiles.ReadFile(p)
 		if err != nil {
@@ -56,6 +61,16 @@ func NewCatalog() (*Catalog, error) {
 		base, _ := mf.Tag.Base()
 		for _, m := range mf.Messages {
 			c.ids[base.String()] = append(c.ids[base.String()], m.ID)
+		}
+	}
+	for _, lang := range []string{"en", "zh"} {
+		loc := i18n.NewLocalizer(b, bundleTag(lang), "en")
+		c.localizers[lang] = loc
+		c.plain[lang] = map[string]string{}
+		for _, id := range c.ids["en"] {
+			if msg, err := loc.Localize(&i18n.LocalizeConfig{MessageID: id}); err == nil && !strings.Contains(msg, "<no value>") {
+				c.plain[lang][id] = msg
+			}
 		}
 	}
 	return c, nil
@@ -74,13 +89,19 @@ func (c *Catalog) Match(cookie, acceptLanguage string) string {
 	return "en"
 }
 
+func bundleTag(lang string) string {
+	if lang == "zh" {
+		return "zh-Hans"
+	}
+	return "en"
+}
+
 // Translator returns the translator for a language code from Match.
 func (c *Catalog) Translator(lang string) Translator {
-	tag := "en"
-	if lang == "zh" {
-		tag = "zh-Hans"
+	if lang != "zh" {
+		lang = "en"
 	}
-	return Translator{Lang: lang, loc: i18n.NewLocalizer(c.bundle, tag, "en")}
+	return Translator{Lang: lang, loc: c.localizers[lang], plain: c.plain[lang]}
 }
 
 // MessageIDs lists the message ids of a language ("en" or "zh"), for the test that both are complete.
@@ -88,13 +109,19 @@ func (c *Catalog) MessageIDs(lang string) []string { return c.ids[lang] }
 
 // Translator translates message ids for one request.
 type Translator struct {
-	Lang string
-	loc  *i18n.Localizer
+	Lang  string
+	loc   *i18n.Localizer
+	plain map[string]string
 }
 
 // T translates id; args are name/value pairs for the message's {{.Name}} placeholders. A missing
 // message shows its id, which the completeness test prevents from shipping.
 func (t Translator) T(id string, args ...any) string {
+	if len(args) == 0 {
+		if msg, ok := t.plain[id]; ok {
+			return msg
+		}
+	}
 	if t.loc == nil {
 		return id
 	}

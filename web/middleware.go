@@ -82,7 +82,10 @@ func (s *Server) demoClient(c *gin.Context) {
 // loadSession puts the signed-in user, if any, on the request. A database outage is a 503, not a
 // silent sign-out.
 func (s *Server) loadSession(c *gin.Context) {
-	c.Request = c.Request.WithContext(auth.WithClientIP(c.Request.Context(), c.ClientIP()))
+	if _, err := c.Request.Cookie(auth.SessionCookie); err != nil {
+		c.Next() // no cookie, no session: anonymous pages cost no database round trip
+		return
+	}
 	u, sess, ok, err := s.sessions.Current(c.Request)
 	if err != nil {
 		s.h.Unavailable(c, err)
