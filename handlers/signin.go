@@ -11,6 +11,7 @@ import (
 	"gatehouse/auth"
 	"gatehouse/models"
 	"gatehouse/views"
+	"gatehouse/wecom"
 )
 
 // Home sends people where they belong: admins to /admin, members to /account, others to sign in.
@@ -58,6 +59,7 @@ func (h *Handlers) renderSignin(c *gin.Context, status int, d views.SigninData) 
 		}
 	}
 	d.StartURL = func(a models.Authenticator) string { return wecomStartURL(a.Name, d.Redirect) }
+	d.WeComFirst = wecom.IsWeComClient(c.Request.UserAgent())
 	h.render(c, status, views.SigninPage(h.page(c, "signin.title", ""), d))
 }
 

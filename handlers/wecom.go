@@ -175,10 +175,13 @@ func (h *Handlers) wecomRefused(c *gin.Context, a models.Authenticator, p auth.P
 	case auth.OutcomeCancelled:
 		d.Icon = "warn"
 	}
-	if r.Outcome != auth.OutcomeAuthenticatorUnavailable {
-		d.Actions = append(d.Actions, views.Link{Label: t.T("outcome.try_again"), URL: wecomStartURL(a.Name, p.Redirect), Primary: true})
+	// Trying again helps unless the authenticator is gone, or the answer would be the same page: a QR
+	// sign-in that must first happen inside the WeCom app.
+	retry := r.Outcome != auth.OutcomeAuthenticatorUnavailable && !(r.Outcome == auth.OutcomeFirstSigninInClient && !r.InClient)
+	if retry {
+		d.Actions = append(d.Actions, views.Link{Label: t.T("outcome.try_again"), URL: wecomStartURL(a.Name, p.Redirect), Primary: true, TestID: "outcome-try-again"})
 	}
-	d.Actions = append(d.Actions, views.Link{Label: t.T("outcome.other_way"), URL: signinURL(p.Redirect)})
+	d.Actions = append(d.Actions, views.Link{Label: t.T("outcome.other_way"), URL: signinURL(p.Redirect), Primary: !retry, TestID: "outcome-other-way"})
 	p2 := h.page(c, "outcome."+r.Outcome+".title", "")
 	h.render(c, outcomeStatus[r.Outcome], views.ErrorPage(p2, d))
 }
