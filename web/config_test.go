@@ -35,7 +35,9 @@ func TestLoadConfig(t *testing.T) {
 		{"listen address", map[string]string{"GATEHOUSE_ADDR": "127.0.0.1:9000"}, "", func(c web.Config) bool { return c.Addr == "127.0.0.1:9000" }},
 		{"listen address without port", map[string]string{"GATEHOUSE_ADDR": "nonsense"}, "GATEHOUSE_ADDR", nil},
 		{"PostgreSQL URL with a secret key", map[string]string{"DATABASE_URL": "postgres://u:p@db:5432/gate", "GATEHOUSE_SECRET_KEY": goodKey}, "",
-			func(c web.Config) bool { return c.DatabaseURL == "postgres://u:p@db:5432/gate" && string(c.SecretKey) == goodKey }},
+			func(c web.Config) bool {
+				return c.DatabaseURL == "postgres://u:p@db:5432/gate" && string(c.SecretKey) == goodKey
+			}},
 		{"postgresql:// scheme", map[string]string{"DATABASE_URL": "postgresql://db/gate", "GATEHOUSE_SECRET_KEY": goodKey}, "", nil},
 		{"MySQL URL", map[string]string{"DATABASE_URL": "mysql://x"}, "DATABASE_URL", nil},
 		{"database URL without host", map[string]string{"DATABASE_URL": "postgres:///gate", "GATEHOUSE_SECRET_KEY": goodKey}, "DATABASE_URL", nil},
