@@ -7,6 +7,7 @@ import (
 	"errors"
 	"fmt"
 	"math"
+	"sync"
 	"time"
 
 	"golang.org/x/crypto/bcrypt"
@@ -66,13 +67,17 @@ type Passwords struct {
 	throttle Throttle
 	now      func() time.Time
 	// dummyHash is compared against when the user is unknown, so that every failure costs the same.
-	dummyHash []byte
+	// It is made on first use, sparing start-up a bcrypt hash.
+	dummyHash func() []byte
 }
 
 // NewPasswords builds the password verifier.
 func NewPasswords(store *models.Store, throttle Throttle, now func() time.Time) *Passwords {
-	h, _ := bcrypt.GenerateFromPassword([]byte("gatehouse-dummy-password"), bcryptCost)
-	return &Passwords{store: store, throttle: throttle, now: now, dummyHash: h}
+	dummy := sync.OnceValue(func() []byte {
+		h, _ := bcrypt.GenerateFromPassword([]byte("gatehouse-dummy-password"), bcryptCost)
+		return h
+	})
+	return &Passwords{store: store, throttle: throttle, now: now, dummyHash: dummy}
 }
 
 // Verify checks a username and password. Failures are audited as signin.failed (which the throttle
@@ -86,7 +91,7 @@ func (p *Passwords) Verify(ctx context.Context, username, password, ip string) (
 	if err != nil && !errors.Is(err, models.ErrNotFound) {
 		return models.User{}, err
 	}
-	hash := p.dummyHash
+	hash := p.dummyHash()
 	if err == nil && u.HasPassword() {
 		hash = []byte(*u.PasswordHash)
 	}

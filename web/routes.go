@@ -13,13 +13,17 @@ func (s *Server) routes() *gin.Engine {
 	if err := r.SetTrustedProxies(s.cfg.TrustedProxies); err != nil {
 		panic(err) // validated by LoadConfig
 	}
-	r.Use(s.recover, s.requestLog, s.metrics.middleware, s.securityHeaders, s.demoClient, s.loadSession)
+	r.Use(s.recover, s.requestLog, s.metrics.middleware, s.securityHeaders)
 	h := s.h
 
+	// Operations and assets never touch sessions, so probes answer whatever cookies they carry.
 	r.GET("/healthz", s.healthz)
 	r.GET("/readyz", s.readyz)
 	r.GET("/metrics", gin.WrapH(s.metrics.Handler()))
 	r.GET("/static/*file", gin.WrapH(s.assets.Handler()))
+
+	// Everything below knows who is signed in. (Gin applies Use to the routes registered after it.)
+	r.Use(s.demoClient, s.loadSession)
 
 	r.GET("/", h.Home)
 	r.GET("/signin", h.SigninPage)
