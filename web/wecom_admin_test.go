@@ -392,6 +392,7 @@ func TestWeComAdminConnectionTest(t *testing.T) {
 	}
 	for _, dialect := range modelstest.Dialects() {
 		t.Run(dialect, func(t *testing.T) {
+			t.Parallel()
 			for _, tt := range tests {
 				t.Run(tt.name, func(t *testing.T) {
 					t.Parallel()
