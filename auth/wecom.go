@@ -127,7 +127,17 @@ func (w *WeCom) SignIn(ctx context.Context, a models.Authenticator, code string,
 	}
 	u, err := w.store.UserByMobile(ctx, mobile)
 	switch {
+	case err == nil && u.Disabled:
+		return refuse(OutcomeUserDisabled, info.UserID, nil) // refused before anything is written
 	case err == nil:
+		// A user already bound to a member of another corp is not taken over by a mobile number that
+		// a second corp vouches for: an administrator binds such a user by hand.
+		if other, err := w.boundElsewhere(ctx, u, a); err != nil || other {
+			if err != nil {
+				return models.User{}, models.Binding{}, err
+			}
+			return refuse(OutcomeBindingConflict, info.UserID, nil)
+		}
 		b, err = w.bind(ctx, a, u, info.UserID)
 		if errors.Is(err, models.ErrConflict) {
 			return refuse(OutcomeBindingConflict, info.UserID, err)
@@ -162,6 +172,20 @@ func (w *WeCom) finish(ctx context.Context, b models.Binding, userID string, inC
 		return models.User{}, b, &Refusal{Outcome: OutcomeUserDisabled, UserID: userID, InClient: inClient}
 	}
 	return u, b, nil
+}
+
+// boundElsewhere tells whether u is bound to a WeCom member of a corp other than a's.
+func (w *WeCom) boundElsewhere(ctx context.Context, u models.User, a models.Authenticator) (bool, error) {
+	list, err := w.store.UserBindings(ctx, u.ID)
+	if err != nil {
+		return false, err
+	}
+	for _, b := range list {
+		if b.CorpID != "" && b.CorpID != a.Options.CorpID {
+			return true, nil
+		}
+	}
+	return false, nil
 }
 
 func (w *WeCom) bind(ctx context.Context, a models.Authenticator, u models.User, subject string) (models.Binding, error) {

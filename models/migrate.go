@@ -31,6 +31,17 @@ func migrations() []*gormigrate.Migration {
 				return tx.Migrator().DropTable(&AuditEvent{}, &WeComToken{}, &Session{}, &Binding{}, &Authenticator{}, &User{})
 			},
 		},
+		{
+			// Databases made before WeComToken named its table had it as we_com_tokens.
+			ID: "202611240002_wecom_tokens_name",
+			Migrate: func(tx *gorm.DB) error {
+				if tx.Migrator().HasTable("we_com_tokens") && !tx.Migrator().HasTable("wecom_tokens") {
+					return tx.Migrator().RenameTable("we_com_tokens", "wecom_tokens")
+				}
+				return nil
+			},
+			Rollback: func(*gorm.DB) error { return nil },
+		},
 	}
 }
 

@@ -127,6 +127,9 @@ type WeComToken struct {
 	RefreshedAt time.Time
 }
 
+// TableName keeps the table name of DESIGN.md (GORM would say we_com_tokens).
+func (WeComToken) TableName() string { return "wecom_tokens" }
+
 // AuditEvent records something that happened, without secrets.
 type AuditEvent struct {
 	ID          int64     `gorm:"primaryKey"`

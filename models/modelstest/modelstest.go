@@ -30,6 +30,14 @@ func Each(t *testing.T, fn func(t *testing.T, s *models.Store)) {
 	}
 }
 
+// EachEmpty runs fn as a subtest once per database, each with a fresh store without migrations.
+func EachEmpty(t *testing.T, fn func(t *testing.T, s *models.Store)) {
+	t.Helper()
+	for _, d := range Dialects() {
+		t.Run(d, func(t *testing.T) { fn(t, OpenEmpty(t, d)) })
+	}
+}
+
 // Open returns a fresh, migrated store of the given dialect, removed when the test ends.
 func Open(t testing.TB, dialect string) *models.Store {
 	t.Helper()
