@@ -76,14 +76,8 @@ func (h *Handlers) UserCreate(c *gin.Context) {
 
 // UserEdit shows a user's edit page.
 func (h *Handlers) UserEdit(c *gin.Context) {
-	id, ok := pathID(c, "id")
+	u, ok := h.loadUser(c)
 	if !ok {
-		h.NotFound(c)
-		return
-	}
-	u, err := h.Store.UserByID(c.Request.Context(), id)
-	if err != nil {
-		h.fail(c, err)
 		return
 	}
 	in := auth.UserInput{Username: u.Username, Nickname: u.Nickname, Email: u.Email, Mobile: u.MobileString(), IsAdmin: u.IsAdmin, Disabled: u.Disabled}
@@ -91,13 +85,7 @@ func (h *Handlers) UserEdit(c *gin.Context) {
 }
 
 func (h *Handlers) renderUserEdit(c *gin.Context, status int, u models.User, form views.UserForm, errs views.FieldErrors) {
-	ctx := c.Request.Context()
-	bindings, err := h.Store.UserBindings(ctx, u.ID)
-	if err != nil {
-		h.fail(c, err)
-		return
-	}
-	sessions, err := h.Store.UserSessions(ctx, u.ID, h.Now())
+	bindings, sessions, err := h.bindingsAndSessions(c, u.ID)
 	if err != nil {
 		h.fail(c, err)
 		return
@@ -136,14 +124,8 @@ func (h *Handlers) UserUpdate(c *gin.Context) {
 
 // UserRevokeSessions signs a user out everywhere.
 func (h *Handlers) UserRevokeSessions(c *gin.Context) {
-	id, ok := pathID(c, "id")
+	u, ok := h.loadUser(c)
 	if !ok {
-		h.NotFound(c)
-		return
-	}
-	u, err := h.Store.UserByID(c.Request.Context(), id)
-	if err != nil {
-		h.fail(c, err)
 		return
 	}
 	n, err := h.Store.RevokeUserSessions(c.Request.Context(), u.ID, "", h.Now())
@@ -154,6 +136,21 @@ func (h *Handlers) UserRevokeSessions(c *gin.Context) {
 	h.audit(c, h.revokeEvent(u.Username, n, "all"))
 	h.flash(c, "ok", "flash.user_sessions_revoked", "Username", u.Username, "Count", strconv.FormatInt(n, 10))
 	c.Redirect(http.StatusSeeOther, "/admin/users/"+strconv.FormatInt(u.ID, 10))
+}
+
+// loadUser loads the user named by the :id path parameter, or answers 404.
+func (h *Handlers) loadUser(c *gin.Context) (models.User, bool) {
+	id, ok := pathID(c, "id")
+	if !ok {
+		h.NotFound(c)
+		return models.User{}, false
+	}
+	u, err := h.Store.UserByID(c.Request.Context(), id)
+	if err != nil {
+		h.fail(c, err)
+		return u, false
+	}
+	return u, true
 }
 
 func (h *Handlers) revokeEvent(username string, n int64, scope string) models.Event {

@@ -33,6 +33,8 @@ import (
 	"github.com/chromedp/cdproto/cdp"
 	"github.com/chromedp/cdproto/emulation"
 	"github.com/chromedp/chromedp"
+
+	"gatehouse/web/webtest"
 )
 
 // ExecPath is the browser the tests run: Debian's Chromium.
@@ -76,7 +78,7 @@ func New(t testing.TB) *Browser {
 		}
 		t.Skip(msg)
 	}
-	var output syncBuffer
+	var output webtest.SyncBuffer
 	allocCtx, cancelAlloc := chromedp.NewExecAllocator(context.Background(),
 		chromedp.ExecPath(ExecPath),
 		chromedp.Flag("headless", true),
@@ -440,20 +442,3 @@ func jsString(s string) string {
 var unsafeName = regexp.MustCompile(`[^A-Za-z0-9._-]+`)
 
 func fileName(s string) string { return strings.Trim(unsafeName.ReplaceAllString(s, "_"), "_") }
-
-type syncBuffer struct {
-	mu sync.Mutex
-	b  strings.Builder
-}
-
-func (s *syncBuffer) Write(p []byte) (int, error) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.Write(p)
-}
-
-func (s *syncBuffer) String() string {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.String()
-}

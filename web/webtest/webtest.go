@@ -30,7 +30,7 @@ type App struct {
 	Store  *models.Store
 	Server *httptest.Server
 	Config web.Config
-	logs   *syncBuffer
+	logs   *SyncBuffer
 }
 
 // Option changes the configuration or server options before the server starts.
@@ -82,7 +82,7 @@ func NewOnStore(t testing.TB, store *models.Store, opts ...Option) *App {
 	ts := httptest.NewUnstartedServer(nil)
 	cfg.Addr = ts.Listener.Addr().String()
 	cfg.BaseURL = &url.URL{Scheme: "http", Host: cfg.Addr}
-	logs := &syncBuffer{}
+	logs := &SyncBuffer{}
 	log := slog.New(slog.NewTextHandler(logs, &slog.HandlerOptions{Level: slog.LevelDebug}))
 	if cfg.Demo {
 		err := store.Migrate(context.Background(), func(ctx context.Context, s *models.Store) error {
@@ -322,18 +322,21 @@ func ForEach(t *testing.T, fn func(t *testing.T, app *App), opts ...Option) {
 	}
 }
 
-type syncBuffer struct {
+// SyncBuffer is a buffer safe for concurrent writers, for logs written while a test reads them.
+type SyncBuffer struct {
 	mu sync.Mutex
 	b  bytes.Buffer
 }
 
-func (s *syncBuffer) Write(p []byte) (int, error) {
+// Write appends p.
+func (s *SyncBuffer) Write(p []byte) (int, error) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	return s.b.Write(p)
 }
 
-func (s *syncBuffer) String() string {
+// String returns everything written so far.
+func (s *SyncBuffer) String() string {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	return s.b.String()
