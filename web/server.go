@@ -21,6 +21,10 @@ import (
 	"gatehouse/wecom"
 )
 
+// Gin keeps its mode in a package variable; it is set once here, because setting it per server would
+// race when several servers start at once (tests, or several instances in one process).
+func init() { gin.SetMode(gin.ReleaseMode) }
+
 // Server is one Gatehouse instance: everything it needs is built here and passed down explicitly.
 type Server struct {
 	cfg      Config
@@ -103,7 +107,6 @@ func New(cfg Config, store *models.Store, log *slog.Logger, opts Options) (*Serv
 		Now:        now,
 		Demo:       cfg.Demo,
 	})
-	gin.SetMode(gin.ReleaseMode)
 	// Cross-origin POSTs (CSRF) are refused by the standard library's check of Sec-Fetch-Site/Origin;
 	// SameSite=Lax cookies are the second layer.
 	cop := http.NewCrossOriginProtection()
