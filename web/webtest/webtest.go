@@ -29,8 +29,10 @@ type App struct {
 	T      testing.TB
 	Store  *models.Store
 	Server *httptest.Server
-	Config web.Config
-	logs   *SyncBuffer
+	// Gatehouse is the server behind Server, for tests of its own lifecycle (Serve).
+	Gatehouse *web.Server
+	Config    web.Config
+	logs      *SyncBuffer
 }
 
 // Option changes the configuration or server options before the server starts.
@@ -102,7 +104,7 @@ func NewOnStore(t testing.TB, store *models.Store, opts ...Option) *App {
 	ts.Config.Handler = srv.Handler()
 	ts.Start()
 	t.Cleanup(ts.Close)
-	return &App{T: t, Store: store, Server: ts, Config: cfg, logs: logs}
+	return &App{T: t, Store: store, Server: ts, Gatehouse: srv, Config: cfg, logs: logs}
 }
 
 // URL is the server's base URL.
