@@ -19,12 +19,19 @@ import (
 // the keep-alive connection is reused. Returning an error counts the operation as failed.
 type Op func(ctx context.Context, c *http.Client) error
 
+// TimedOp is an operation that times its own measured part: it returns the latency to record and the
+// time its untimed setup took (reported separately, as "setup"), such as the /start request before a
+// WeCom callback. Throughput still counts whole operations, setup included.
+type TimedOp func(ctx context.Context, c *http.Client) (timed, setup time.Duration, err error)
+
 // Target is one thing to measure: a name for the table and the operation its workers repeat.
 type Target struct {
 	Name string
 	// Conns overrides Options.Conns for this target (0: use Options.Conns).
 	Conns int
 	Op    Op
+	// Timed, if set, replaces Op: the operation reports which part of it is timed.
+	Timed TimedOp
 	// NewClient builds one worker's client (nil: newClient, keep-alive, no cookies, no redirects).
 	NewClient func() *http.Client
 }
@@ -37,6 +44,7 @@ type Load struct {
 	Duration  time.Duration
 	Requests  int
 	Op        Op
+	Timed     TimedOp // if set, replaces Op
 	NewClient func() *http.Client
 }
 
@@ -53,6 +61,9 @@ type Stats struct {
 	Max       time.Duration `json:"max_ns"`
 	CPUPerReq time.Duration `json:"cpu_per_req_ns"` // whole process (generator + servers), 0 if unknown
 	AllocsReq float64       `json:"allocs_per_req"` // whole process (generator + servers)
+	// SetupP50 and SetupP99 are the untimed setup part of a TimedOp (0 for a plain Op).
+	SetupP50 time.Duration `json:"setup_p50_ns,omitempty"`
+	SetupP99 time.Duration `json:"setup_p99_ns,omitempty"`
 }
 
 // newClient is a browser-less keep-alive client with its own transport, so every worker holds exactly
@@ -106,6 +117,14 @@ func (l Load) Run(ctx context.Context) (Stats, error) {
 	if l.Duration <= 0 && l.Requests <= 0 {
 		return Stats{}, errors.New("need a duration or a request count")
 	}
+	op := l.Timed
+	if op == nil {
+		op = func(ctx context.Context, c *http.Client) (time.Duration, time.Duration, error) {
+			t0 := time.Now()
+			err := l.Op(ctx, c)
+			return time.Since(t0), 0, err
+		}
+	}
 	mk := l.NewClient
 	if mk == nil {
 		mk = newClient
@@ -124,7 +143,7 @@ func (l Load) Run(ctx context.Context) (Stats, error) {
 	var wg sync.WaitGroup
 	primeErr := make([]error, l.Conns)
 	for i, c := range clients {
-		wg.Go(func() { primeErr[i] = l.Op(ctx, c) })
+		wg.Go(func() { _, _, primeErr[i] = op(ctx, c) })
 	}
 	wg.Wait()
 	if err := errors.Join(primeErr...); err != nil {
@@ -142,6 +161,7 @@ func (l Load) Run(ctx context.Context) (Stats, error) {
 		errOnce sync.Once
 		first   string
 		lats    = make([][]time.Duration, l.Conns)
+		setups  = make([][]time.Duration, l.Conns)
 	)
 	capHint := 1024
 	if l.Requests > 0 {
@@ -151,8 +171,12 @@ func (l Load) Run(ctx context.Context) (Stats, error) {
 	deadline := start.Add(l.Duration)
 	for i, c := range clients {
 		lat := make([]time.Duration, 0, capHint)
+		var setup []time.Duration
+		if l.Timed != nil {
+			setup = make([]time.Duration, 0, capHint)
+		}
 		wg.Go(func() {
-			defer func() { lats[i] = lat }()
+			defer func() { lats[i], setups[i] = lat, setup }()
 			for ctx.Err() == nil {
 				if l.Requests > 0 {
 					if started.Add(1) > int64(l.Requests) {
@@ -161,9 +185,11 @@ func (l Load) Run(ctx context.Context) (Stats, error) {
 				} else if !time.Now().Before(deadline) {
 					return
 				}
-				t0 := time.Now()
-				err := l.Op(ctx, c)
-				lat = append(lat, time.Since(t0))
+				d, sd, err := op(ctx, c)
+				lat = append(lat, d)
+				if setup != nil {
+					setup = append(setup, sd)
+				}
 				if err != nil {
 					errs.Add(1)
 					errOnce.Do(func() { first = err.Error() })
@@ -189,6 +215,11 @@ func (l Load) Run(ctx context.Context) (Stats, error) {
 		P50:      percentile(all, 50),
 		P90:      percentile(all, 90),
 		P99:      percentile(all, 99),
+	}
+	if l.Timed != nil {
+		su := slices.Concat(setups...)
+		slices.Sort(su)
+		st.SetupP50, st.SetupP99 = percentile(su, 50), percentile(su, 99)
 	}
 	if len(all) > 0 {
 		st.Max = all[len(all)-1]

@@ -29,16 +29,19 @@ type Options struct {
 	Warmup      time.Duration // untimed run of each target before the first round
 	DB          string        // "sqlite" or "postgres"
 	DatabaseURL string        // with DB == "postgres"
+	Members     int           // callback: WeCom members seeded and bound beforehand
+	Mix         float64       // callback: share of first sign-ins by mobile match in an extra target
 	Progress    io.Writer     // progress lines (stderr)
 }
 
 // Scenario sets up its servers, measures them with Measure and returns the result with its checks.
 type Scenario func(ctx context.Context, opts Options) (Result, error)
 
-// scenarios is every benchmark this program knows; "callback" (WeCom sign-ins against the simulator on
-// PostgreSQL) is still to be written.
+// scenarios is every benchmark this program knows.
 var scenarios = map[string]Scenario{
-	"signin": signinScenario,
+	"signin":    signinScenario,
+	"callback":  callbackScenario,
+	"coldtoken": coldtokenScenario,
 }
 
 func main() {
@@ -59,6 +62,8 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 	fs.DurationVar(&o.Warmup, "warmup", time.Second, "untimed run of each target before the first round")
 	fs.StringVar(&o.DB, "db", "sqlite", "database: sqlite (fresh file in a temp dir) or postgres (fresh schema in -database-url)")
 	fs.StringVar(&o.DatabaseURL, "database-url", firstEnv("TEST_DATABASE_URL", "DATABASE_URL"), "postgres:// URL for -db postgres (default $TEST_DATABASE_URL, then $DATABASE_URL)")
+	fs.IntVar(&o.Members, "members", 1000, "callback: WeCom members seeded and bound before the run (sign-ins cycle through them)")
+	fs.Float64Var(&o.Mix, "mix", 0, "callback: if > 0, an extra target where this share of sign-ins is a first sign-in by mobile match")
 	asJSON := fs.Bool("json", false, "print the result as JSON instead of a table")
 	cpuProfile := fs.String("cpuprofile", "", "write a CPU profile of the measured rounds (all targets and the generator) to this file")
 	fs.Usage = func() {
@@ -81,6 +86,9 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 		return 2
 	case o.Conns < 1 || o.Rounds < 1 || (o.Duration <= 0 && o.Requests <= 0):
 		fmt.Fprintln(stderr, "bench: -conns and -rounds must be at least 1, and -duration or -requests positive")
+		return 2
+	case o.Members < 1 || o.Mix < 0 || o.Mix > 1:
+		fmt.Fprintln(stderr, "bench: -members must be at least 1 and -mix within [0, 1]")
 		return 2
 	case o.DB != "sqlite" && o.DB != "postgres":
 		fmt.Fprintf(stderr, "bench: -db must be sqlite or postgres, not %q\n", o.DB)

@@ -6,6 +6,7 @@ import (
 	"io"
 	"runtime"
 	"slices"
+	"strings"
 	"text/tabwriter"
 	"time"
 )
@@ -29,6 +30,8 @@ type Summary struct {
 	Max       time.Duration `json:"max_ns"` // worst of all rounds
 	CPUPerReq time.Duration `json:"cpu_per_req_ns"`
 	AllocsReq float64       `json:"allocs_per_req"`
+	SetupP50  time.Duration `json:"setup_p50_ns,omitempty"`
+	SetupP99  time.Duration `json:"setup_p99_ns,omitempty"`
 	Requests  int           `json:"requests"` // all rounds
 	Errors    int           `json:"errors"`   // all rounds
 }
@@ -114,7 +117,7 @@ func Measure(ctx context.Context, o Options, targets []Target) ([]Sample, error)
 		if conns == 0 {
 			conns = o.Conns
 		}
-		return Load{Conns: conns, Duration: d, Requests: n, Op: t.Op, NewClient: t.NewClient}
+		return Load{Conns: conns, Duration: d, Requests: n, Op: t.Op, Timed: t.Timed, NewClient: t.NewClient}
 	}
 	if o.Warmup > 0 {
 		for _, t := range targets {
@@ -172,6 +175,8 @@ func Summarize(samples []Sample) []Summary {
 			P99:       medianDur(ss, func(s Sample) time.Duration { return s.P99 }),
 			CPUPerReq: medianDur(ss, func(s Sample) time.Duration { return s.CPUPerReq }),
 			AllocsReq: median(ss, func(s Sample) float64 { return s.AllocsReq }),
+			SetupP50:  medianDur(ss, func(s Sample) time.Duration { return s.SetupP50 }),
+			SetupP99:  medianDur(ss, func(s Sample) time.Duration { return s.SetupP99 }),
 		}
 		for _, s := range ss {
 			sum.Max = max(sum.Max, s.Max)
@@ -212,16 +217,32 @@ func (r *Result) Print(w io.Writer) {
 		r.Scenario, r.DB, r.Conns, r.Rounds, run, r.GOMAXPROCS, r.NumCPU, r.GoVersion)
 	fmt.Fprintln(w, "(load generator and servers share this process and its CPUs; cpu/req and allocs/req are whole-process)")
 	fmt.Fprintln(w)
-	tw := tabwriter.NewWriter(w, 0, 0, 2, ' ', tabwriter.AlignRight)
-	fmt.Fprintln(tw, "round\ttarget\tconns\treq/s\tp50\tp90\tp99\tmax\tcpu/req\tallocs/req\terrors\t")
+	// Scenarios whose operations time only part of themselves (TimedOp) get two more columns: the
+	// untimed setup's p50 and p99.
+	withSetup := false
 	for _, s := range r.Samples {
-		fmt.Fprintf(tw, "%d\t%s\t%d\t%.0f\t%s\t%s\t%s\t%s\t%s\t%.0f\t%d\t\n",
-			s.Round, s.Target, s.Conns, s.RPS, ms(s.P50), ms(s.P90), ms(s.P99), ms(s.Max), us(s.CPUPerReq), s.AllocsReq, s.Errors)
+		withSetup = withSetup || s.SetupP99 > 0
 	}
-	fmt.Fprintln(tw, "\t\t\t\t\t\t\t\t\t\t\t")
+	setupCols := func(p50, p99 time.Duration) string {
+		if !withSetup {
+			return ""
+		}
+		return ms(p50) + "\t" + ms(p99) + "\t"
+	}
+	tw := tabwriter.NewWriter(w, 0, 0, 2, ' ', tabwriter.AlignRight)
+	head := "round\ttarget\tconns\treq/s\tp50\tp90\tp99\tmax\tcpu/req\tallocs/req\terrors\t"
+	if withSetup {
+		head += "setup p50\tsetup p99\t"
+	}
+	fmt.Fprintln(tw, head)
+	for _, s := range r.Samples {
+		fmt.Fprintf(tw, "%d\t%s\t%d\t%.0f\t%s\t%s\t%s\t%s\t%s\t%.0f\t%d\t%s\n",
+			s.Round, s.Target, s.Conns, s.RPS, ms(s.P50), ms(s.P90), ms(s.P99), ms(s.Max), us(s.CPUPerReq), s.AllocsReq, s.Errors, setupCols(s.SetupP50, s.SetupP99))
+	}
+	fmt.Fprintln(tw, strings.Repeat("\t", strings.Count(head, "\t")))
 	for _, s := range r.Summary {
-		fmt.Fprintf(tw, "median\t%s\t%d\t%.0f\t%s\t%s\t%s\t%s\t%s\t%.0f\t%d\t\n",
-			s.Target, s.Conns, s.RPS, ms(s.P50), ms(s.P90), ms(s.P99), ms(s.Max), us(s.CPUPerReq), s.AllocsReq, s.Errors)
+		fmt.Fprintf(tw, "median\t%s\t%d\t%.0f\t%s\t%s\t%s\t%s\t%s\t%.0f\t%d\t%s\n",
+			s.Target, s.Conns, s.RPS, ms(s.P50), ms(s.P90), ms(s.P99), ms(s.Max), us(s.CPUPerReq), s.AllocsReq, s.Errors, setupCols(s.SetupP50, s.SetupP99))
 	}
 	tw.Flush()
 	fmt.Fprintln(w)

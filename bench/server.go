@@ -31,6 +31,8 @@ type Gatehouse struct {
 	URL    string
 	Store  *models.Store
 	Config web.Config
+	// Server is the instance behind URL, for in-process handler benchmarks (Server.Handler).
+	Server *web.Server
 	close  []func()
 }
 
@@ -44,15 +46,15 @@ func (g *Gatehouse) Close() {
 // StartGatehouse opens a fresh database (a SQLite file in a temp dir, or a new schema in the PostgreSQL
 // database, dropped on Close), migrates it with the first admin, and serves web.New on 127.0.0.1:0
 // through Server.Serve, the production path. The server logs at Info level, as in production, into
-// io.Discard, so its log formatting is measured but the output does not flood the terminal.
-func StartGatehouse(ctx context.Context, o Options, wopts web.Options) (_ *Gatehouse, err error) {
+// io.Discard, so its log formatting is measured but the output does not flood the terminal. Each
+// configure function may change the configuration before web.New (the WeCom hosts, say).
+func StartGatehouse(ctx context.Context, o Options, wopts web.Options, configure ...func(*web.Config)) (_ *Gatehouse, err error) {
 	g := &Gatehouse{}
 	defer func() {
 		if err != nil {
 			g.Close()
 		}
 	}()
-	log := slog.New(slog.NewTextHandler(io.Discard, &slog.HandlerOptions{Level: slog.LevelInfo}))
 	switch o.DB {
 	case "sqlite":
 		dir, err := os.MkdirTemp("", "gatehouse-bench-")
@@ -78,38 +80,64 @@ func StartGatehouse(ctx context.Context, o Options, wopts web.Options) (_ *Gateh
 		return nil, fmt.Errorf("unknown database %q", o.DB)
 	}
 	g.close = append(g.close, func() { g.Store.Close() })
-	err = g.Store.Migrate(ctx, func(ctx context.Context, s *models.Store) error {
+	if err := migrate(ctx, g.Store); err != nil {
+		return nil, err
+	}
+	if err := g.serve(ctx, []byte(rand.Text()+rand.Text()), wopts, configure...); err != nil {
+		return nil, err
+	}
+	return g, nil
+}
+
+// ServeGatehouse serves another instance on an open, migrated store with the given secret key (every
+// instance of one deployment shares it). Close stops the server but leaves the store open.
+func ServeGatehouse(ctx context.Context, store *models.Store, secretKey []byte, wopts web.Options, configure ...func(*web.Config)) (_ *Gatehouse, err error) {
+	g := &Gatehouse{Store: store}
+	if err := g.serve(ctx, secretKey, wopts, configure...); err != nil {
+		g.Close()
+		return nil, err
+	}
+	return g, nil
+}
+
+// migrate brings a fresh database to the current schema with the bench's first admin.
+func migrate(ctx context.Context, store *models.Store) error {
+	log := slog.New(slog.DiscardHandler)
+	return store.Migrate(ctx, func(ctx context.Context, s *models.Store) error {
 		return auth.EnsureFirstAdmin(ctx, s, benchAdmin, benchPassword, log)
 	})
-	if err != nil {
-		return nil, err
-	}
+}
 
+func (g *Gatehouse) serve(ctx context.Context, secretKey []byte, wopts web.Options, configure ...func(*web.Config)) (err error) {
+	log := slog.New(slog.NewTextHandler(io.Discard, &slog.HandlerOptions{Level: slog.LevelInfo}))
 	g.Config, err = web.LoadConfig(func(string) string { return "" })
 	if err != nil {
-		return nil, err
+		return err
 	}
 	g.Config.Addr = "127.0.0.1:0"
-	g.Config.SecretKey = []byte(rand.Text() + rand.Text())
-	srv, err := web.New(g.Config, g.Store, log, wopts)
+	g.Config.SecretKey = secretKey
+	for _, f := range configure {
+		f(&g.Config)
+	}
+	g.Server, err = web.New(g.Config, g.Store, log, wopts)
 	if err != nil {
-		return nil, err
+		return err
 	}
 	ln, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {
-		return nil, err
+		return err
 	}
 	g.URL = "http://" + ln.Addr().String()
 	sctx, stop := context.WithCancel(ctx)
 	done := make(chan error, 1)
-	go func() { done <- srv.Serve(sctx, ln) }()
+	go func() { done <- g.Server.Serve(sctx, ln) }()
 	g.close = append(g.close, func() {
 		stop()
 		if err := <-done; err != nil && !errors.Is(err, http.ErrServerClosed) {
 			fmt.Fprintln(os.Stderr, "bench: gatehouse server:", err)
 		}
 	})
-	return g, nil
+	return nil
 }
 
 // StartHTTP serves h on 127.0.0.1:0 with the same server settings as Gatehouse's Server.Serve, and
