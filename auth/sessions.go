@@ -31,6 +31,8 @@ type newSession struct {
 	userID          int64
 	authenticatorID int64
 	ip              string
+	revoke          string                    // hashed id of the browser's previous session, or ""
+	also            func(*models.Store) error // more writes of the sign-in, in the same transaction
 }
 
 // Sessions is a gorilla/sessions Store backed by the sessions table: the cookie holds only a random
@@ -138,7 +140,22 @@ func (s *Sessions) Save(r *http.Request, w http.ResponseWriter, sess *sessions.S
 		if ns.authenticatorID != 0 {
 			row.AuthenticatorID = &ns.authenticatorID
 		}
-		if err := s.store.CreateSession(r.Context(), &row); err != nil {
+		// One transaction for the whole sign-in: one commit (one WAL flush) instead of one per write.
+		err = s.store.InTx(r.Context(), func(tx *models.Store) error {
+			if ns.revoke != "" {
+				if err := tx.RevokeSession(r.Context(), ns.revoke, now); err != nil {
+					return err
+				}
+			}
+			if err := tx.CreateSession(r.Context(), &row); err != nil {
+				return err
+			}
+			if ns.also != nil {
+				return ns.also(tx)
+			}
+			return nil
+		})
+		if err != nil {
 			return err
 		}
 		delete(sess.Values, valueNew)
@@ -169,18 +186,17 @@ func (s *Sessions) Current(r *http.Request) (models.User, models.Session, bool, 
 
 // Issue signs user in on this browser with a brand-new session id. Whatever session the browser had
 // before is revoked, so a session id planted before sign-in is never accepted afterwards. ip is the
-// client's address as the router resolved it (trusted proxies applied).
-func (s *Sessions) Issue(w http.ResponseWriter, r *http.Request, userID, authenticatorID int64, ip string) error {
-	old, err := s.Get(r, SessionCookie)
-	if err == nil && old.ID != "" {
-		if err := s.store.RevokeSession(r.Context(), hashID(old.ID), s.now()); err != nil {
-			return err
-		}
+// client's address as the router resolved it (trusted proxies applied); also, when not nil, makes
+// the sign-in's other writes (audit, last sign-in) in the same transaction as the session.
+func (s *Sessions) Issue(w http.ResponseWriter, r *http.Request, userID, authenticatorID int64, ip string, also func(*models.Store) error) error {
+	ns := newSession{userID: userID, authenticatorID: authenticatorID, ip: ip, also: also}
+	if old, err := s.Get(r, SessionCookie); err == nil && old.ID != "" {
+		ns.revoke = hashID(old.ID)
 	}
 	sess := sessions.NewSession(s, SessionCookie)
 	sess.Options = s.options(r)
 	sess.IsNew = true
-	sess.Values[valueNew] = newSession{userID: userID, authenticatorID: authenticatorID, ip: ip}
+	sess.Values[valueNew] = ns
 	return s.Save(r, w, sess)
 }
 

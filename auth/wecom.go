@@ -258,11 +258,6 @@ func (w *WeCom) RememberOutboundIP(ctx context.Context, a models.Authenticator, 
 	return w.store.SaveAuthenticator(ctx, &a)
 }
 
-// Touch records that a binding was used to sign in.
-func (w *WeCom) Touch(ctx context.Context, b models.Binding) error {
-	return w.store.TouchBinding(ctx, b.ID, w.now())
-}
-
 func firstNonEmpty(s ...string) string {
 	for _, v := range s {
 		if v != "" {

@@ -97,7 +97,7 @@ func (h *Handlers) Signin(c *gin.Context) {
 	case err != nil:
 		h.fail(c, err)
 	default:
-		if err := h.startSession(c, u, pw.ID, "password"); err != nil {
+		if err := h.startSession(c, u, pw.ID, "password", nil); err != nil {
 			h.fail(c, err)
 			return
 		}
@@ -105,16 +105,25 @@ func (h *Handlers) Signin(c *gin.Context) {
 	}
 }
 
-// startSession issues a fresh session for u and records the sign-in.
-func (h *Handlers) startSession(c *gin.Context, u models.User, authenticatorID int64, method string) error {
-	if err := h.Sessions.Issue(c.Writer, c.Request, u.ID, authenticatorID, c.ClientIP()); err != nil {
-		return err
-	}
-	if err := h.Store.MarkSignedIn(c.Request.Context(), u.ID, h.Now()); err != nil {
+// startSession issues a fresh session for u and records the sign-in, with also's writes (such as
+// touching a WeCom binding), all in one transaction.
+func (h *Handlers) startSession(c *gin.Context, u models.User, authenticatorID int64, method string, also func(*models.Store) error) error {
+	ctx := c.Request.Context()
+	err := h.Sessions.Issue(c.Writer, c.Request, u.ID, authenticatorID, c.ClientIP(), func(tx *models.Store) error {
+		if err := tx.MarkSignedIn(ctx, u.ID, h.Now()); err != nil {
+			return err
+		}
+		if also != nil {
+			if err := also(tx); err != nil {
+				return err
+			}
+		}
+		return tx.Audit(ctx, models.Event{ActorUserID: u.ID, Action: models.ActionSigninOK, Target: u.Username, IP: c.ClientIP(), Detail: map[string]any{"method": method}})
+	})
+	if err != nil {
 		return err
 	}
 	h.Metrics.Signin(method, "ok")
-	h.audit(c, models.Event{ActorUserID: u.ID, Action: models.ActionSigninOK, Target: u.Username, Detail: map[string]any{"method": method}})
 	return nil
 }
 

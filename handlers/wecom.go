@@ -75,11 +75,8 @@ func (h *Handlers) WeComCallback(c *gin.Context) {
 		h.fail(c, err)
 		return
 	}
-	if err := h.WeCom.Touch(c.Request.Context(), b); err != nil {
-		h.fail(c, err)
-		return
-	}
-	if err := h.startSession(c, u, a.ID, "wecom"); err != nil {
+	touch := func(tx *models.Store) error { return tx.TouchBinding(c.Request.Context(), b.ID, h.Now()) }
+	if err := h.startSession(c, u, a.ID, "wecom", touch); err != nil {
 		h.fail(c, err)
 		return
 	}
@@ -102,7 +99,7 @@ func (h *Handlers) landing(c *gin.Context, a models.Authenticator, asked string)
 // wecomAuthenticator loads the enabled WeCom authenticator named in the path, or renders the
 // authenticator_unavailable page.
 func (h *Handlers) wecomAuthenticator(c *gin.Context) (models.Authenticator, bool) {
-	a, err := h.Store.AuthenticatorByName(c.Request.Context(), c.Param("name"))
+	a, err := h.Store.EnabledAuthenticatorByName(c.Request.Context(), c.Param("name"))
 	if err != nil && !errors.Is(err, models.ErrNotFound) {
 		h.fail(c, err)
 		return a, false

@@ -57,6 +57,21 @@ func (s *Store) AuthenticatorByName(ctx context.Context, name string) (Authentic
 	return a, notFound(err, fmt.Sprintf("authenticator %q", name))
 }
 
+// EnabledAuthenticatorByName finds an enabled authenticator by name in the cached list (see
+// EnabledAuthenticators): the WeCom start and callback look it up on every sign-in.
+func (s *Store) EnabledAuthenticatorByName(ctx context.Context, name string) (Authenticator, error) {
+	list, err := s.EnabledAuthenticators(ctx)
+	if err != nil {
+		return Authenticator{}, err
+	}
+	for _, a := range list {
+		if a.Name == name {
+			return a, nil
+		}
+	}
+	return Authenticator{}, fmt.Errorf("enabled authenticator %q: %w", name, ErrNotFound)
+}
+
 // AutoLoginAuthenticator returns the enabled authenticator with auto login, if any.
 func (s *Store) AutoLoginAuthenticator(ctx context.Context) (Authenticator, error) {
 	list, err := s.EnabledAuthenticators(ctx)

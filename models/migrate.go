@@ -59,7 +59,7 @@ func (s *Store) Migrate(ctx context.Context, seed func(ctx context.Context, s *S
 		if seed == nil {
 			return nil
 		}
-		return seed(ctx, &Store{db: db, dialect: s.dialect, auths: s.auths, inTx: true})
+		return seed(ctx, &Store{db: db, dialect: s.dialect, auths: s.auths, tokenGen: s.tokenGen, inTx: true})
 	}
 	if s.dialect != "postgres" {
 		return run(s.db.WithContext(ctx))

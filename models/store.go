@@ -7,6 +7,7 @@ import (
 	"os"
 	"path/filepath"
 	"strings"
+	"sync/atomic"
 	"time"
 
 	"github.com/glebarez/sqlite"
@@ -26,7 +27,9 @@ type Store struct {
 	db      *gorm.DB
 	dialect string // "sqlite" or "postgres"
 	auths   *authenticatorCache
-	inTx    bool
+	// tokenGen moves on when DropTokens runs, invalidating the TokenCaches' in-process copies.
+	tokenGen *atomic.Int64
+	inTx     bool
 }
 
 // Options configures Open.
@@ -42,9 +45,11 @@ type Options struct {
 // Open connects to PostgreSQL or opens the SQLite file and sizes the connection pool.
 func Open(opts Options) (*Store, error) {
 	cfg := &gorm.Config{
-		Logger:                                   logger.Discard,
-		NowFunc:                                  func() time.Time { return time.Now().UTC() },
-		TranslateError:                           true,
+		Logger:         logger.Discard,
+		NowFunc:        func() time.Time { return time.Now().UTC() },
+		TranslateError: true,
+		// A single statement is atomic on its own; InTx makes the transactions that need several.
+		SkipDefaultTransaction:                   true,
 		DisableForeignKeyConstraintWhenMigrating: true,
 	}
 	if opts.DatabaseURL != "" {
@@ -64,7 +69,7 @@ func Open(opts Options) (*Store, error) {
 		sqlDB.SetMaxIdleConns(n)
 		sqlDB.SetConnMaxIdleTime(5 * time.Minute)
 		sqlDB.SetConnMaxLifetime(30 * time.Minute)
-		return &Store{db: db, dialect: "postgres", auths: &authenticatorCache{}}, nil
+		return &Store{db: db, dialect: "postgres", auths: &authenticatorCache{}, tokenGen: &atomic.Int64{}}, nil
 	}
 	path := opts.SQLitePath
 	if path == "" {
@@ -85,7 +90,7 @@ func Open(opts Options) (*Store, error) {
 		return nil, err
 	}
 	sqlDB.SetMaxOpenConns(8)
-	return &Store{db: db, dialect: "sqlite", auths: &authenticatorCache{}}, nil
+	return &Store{db: db, dialect: "sqlite", auths: &authenticatorCache{}, tokenGen: &atomic.Int64{}}, nil
 }
 
 // redactURL keeps a database password out of error messages.
@@ -129,7 +134,7 @@ func (s *Store) Ping(ctx context.Context) error {
 // InTx runs fn in one transaction: everything fn does through tx is committed together or not at all.
 func (s *Store) InTx(ctx context.Context, fn func(tx *Store) error) error {
 	return s.db.WithContext(ctx).Transaction(func(db *gorm.DB) error {
-		return fn(&Store{db: db, dialect: s.dialect, auths: s.auths, inTx: true})
+		return fn(&Store{db: db, dialect: s.dialect, auths: s.auths, tokenGen: s.tokenGen, inTx: true})
 	})
 }
 

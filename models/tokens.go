@@ -19,6 +19,21 @@ type TokenCache struct {
 	sealer *Sealer
 	now    func() time.Time
 	locks  sync.Map // cache key → *sync.Mutex: SQLite's refresh lock (see tokenSQLite)
+	// mem spares a database read on every sign-in: cache key → memToken, this process's copy of the
+	// shared row. DropTokens invalidates every copy by moving the store's token generation on. A
+	// token another instance dropped is still used here until WeCom rejects it (40014 or 42001); the
+	// client then calls Drop, which clears this copy, and the row is read again.
+	mem sync.Map
+}
+
+type memToken struct {
+	token   string
+	expires time.Time
+	gen     int64
+}
+
+func (c *TokenCache) remember(key, token string, expires time.Time) {
+	c.mem.Store(key, memToken{token, expires, c.store.tokenGen.Load()})
 }
 
 // NewTokenCache builds the cache.
@@ -28,6 +43,11 @@ func NewTokenCache(store *Store, sealer *Sealer, now func() time.Time) *TokenCac
 
 // Token returns the cached token for key, or fetches and stores one while holding the row lock.
 func (c *TokenCache) Token(ctx context.Context, key string, fetch func(ctx context.Context) (string, time.Duration, error)) (string, error) {
+	if v, ok := c.mem.Load(key); ok {
+		if m := v.(memToken); m.gen == c.store.tokenGen.Load() && c.now().Before(m.expires) {
+			return m.token, nil
+		}
+	}
 	if tok, ok, err := c.cached(ctx, c.store.q(ctx), key); err != nil || ok {
 		return tok, err
 	}
@@ -60,6 +80,9 @@ func (c *TokenCache) Token(ctx context.Context, key string, fetch func(ctx conte
 		now := c.now()
 		err = tx.q(ctx).Model(&WeComToken{}).Where("cache_key = ?", key).
 			UpdateColumns(map[string]any{"token_sealed": sealed, "expires_at": now.Add(expiresIn), "refreshed_at": now}).Error
+		if err == nil {
+			c.remember(key, tok, now.Add(expiresIn))
+		}
 		token = tok
 		return notFound(err, "store token "+key)
 	})
@@ -95,6 +118,7 @@ func (c *TokenCache) tokenSQLite(ctx context.Context, key string, fetch func(ctx
 	if err != nil {
 		return "", fmt.Errorf("store token %s: %w", key, err)
 	}
+	c.remember(key, tok, row.ExpiresAt)
 	return tok, nil
 }
 
@@ -115,11 +139,14 @@ func (c *TokenCache) cached(ctx context.Context, q *gorm.DB, key string) (string
 	if err != nil {
 		return "", false, nil // sealed with a key no longer known: fetch a new one
 	}
+	c.remember(key, tok, row.ExpiresAt)
 	return tok, true, nil
 }
 
 // Drop forgets key's token if it still equals token ("" drops whatever is there).
 func (c *TokenCache) Drop(ctx context.Context, key, token string) error {
+	defer c.mem.Delete(key) // after the reads below, which refresh it
+
 	if token == "" {
 		err := c.store.q(ctx).Model(&WeComToken{}).Where("cache_key = ?", key).UpdateColumn("token_sealed", "").Error
 		return notFound(err, "drop token "+key)
@@ -137,6 +164,7 @@ func (c *TokenCache) Drop(ctx context.Context, key, token string) error {
 // DropTokens forgets every cached token of one corp/app, whatever its secret (after a settings change).
 func (s *Store) DropTokens(ctx context.Context, corpID string, agentID int64) error {
 	prefix := fmt.Sprintf("%s:%d:", corpID, agentID)
+	s.tokenGen.Add(1)
 	err := s.q(ctx).Where("cache_key LIKE ? ESCAPE '\\'", escapeLike(prefix)+"%").Delete(&WeComToken{}).Error
 	return notFound(err, "drop tokens of "+prefix)
 }

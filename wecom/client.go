@@ -85,7 +85,12 @@ type Client struct {
 // 5 s through its context.
 func NewClient(httpClient *http.Client, cache TokenCache) *Client {
 	if httpClient == nil {
+		// Many sign-ins at once call one WeCom host: keep enough idle connections to it that they
+		// are reused rather than redialled (the default keeps two per host).
+		transport := http.DefaultTransport.(*http.Transport).Clone()
+		transport.MaxIdleConnsPerHost = 64
 		httpClient = &http.Client{
+			Transport:     transport,
 			CheckRedirect: func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse },
 		}
 	}
