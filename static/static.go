@@ -17,11 +17,12 @@ var files embed.FS
 // Assets serves the embedded files and builds their URLs.
 type Assets struct {
 	hashes map[string]string // "css/app.css" → short content hash
+	urls   map[string]string // "css/app.css" → "/static/css/app.css?v=<hash>", built once
 }
 
 // New hashes every embedded file once.
 func New() *Assets {
-	a := &Assets{hashes: map[string]string{}}
+	a := &Assets{hashes: map[string]string{}, urls: map[string]string{}}
 	fs.WalkDir(files, ".", func(path string, d fs.DirEntry, err error) error {
 		if err != nil || d.IsDir() {
 			return err
@@ -32,6 +33,7 @@ func New() *Assets {
 		}
 		sum := sha256.Sum256(b)
 		a.hashes[path] = hex.EncodeToString(sum[:5])
+		a.urls[path] = "/static/" + path + "?v=" + a.hashes[path]
 		return nil
 	})
 	return a
@@ -39,7 +41,10 @@ func New() *Assets {
 
 // URL returns the cache-busting URL of an embedded file, such as "/static/css/app.css?v=1a2b3c4d5e".
 func (a *Assets) URL(name string) string {
-	return "/static/" + name + "?v=" + a.hashes[name]
+	if u, ok := a.urls[name]; ok {
+		return u
+	}
+	return "/static/" + name
 }
 
 // Handler serves /static/*: files requested with their current hash are cached for a year.

@@ -5,6 +5,8 @@ import (
 	"fmt"
 	"io/fs"
 	"strings"
+	"sync"
+	"sync/atomic"
 
 	"github.com/BurntSushi/toml"
 	"github.com/nicksnyder/go-i18n/v2/i18n"
@@ -37,7 +39,13 @@ type Catalog struct {
 	// a page are looked up here instead of going through go-i18n on every request.
 	plain      map[string]map[string]string
 	localizers map[string]*i18n.Localizer
+	// matched remembers Match's answer per Accept-Language header (browsers send a handful of
+	// distinct values); bounded so that odd headers cannot grow it without end.
+	matched  sync.Map
+	nMatched atomic.Int64
 }
+
+const maxMatched = 1024
 
 // NewCatalog loads the embedded translations.
 func NewCatalog() (*Catalog, error) {
@@ -81,12 +89,19 @@ func (c *Catalog) Match(cookie, acceptLanguage string) string {
 	if cookie == "en" || cookie == "zh" {
 		return cookie
 	}
+	if v, ok := c.matched.Load(acceptLanguage); ok {
+		return v.(string)
+	}
+	lang := "en"
 	tags, _, _ := language.ParseAcceptLanguage(acceptLanguage)
 	tag, _, _ := c.matcher.Match(tags...)
 	if base, _ := tag.Base(); base.String() == "zh" {
-		return "zh"
+		lang = "zh"
 	}
-	return "en"
+	if c.nMatched.Add(1) <= maxMatched {
+		c.matched.Store(acceptLanguage, lang)
+	}
+	return lang
 }
 
 func bundleTag(lang string) string {

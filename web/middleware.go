@@ -39,9 +39,9 @@ func (s *Server) requestLog(c *gin.Context) {
 	if c.Writer.Status() >= 500 {
 		level = slog.LevelError
 	}
-	s.log.Log(c.Request.Context(), level, "request",
-		"method", c.Request.Method, "path", c.Request.URL.Path, "status", c.Writer.Status(),
-		"duration_ms", float64(time.Since(start).Microseconds())/1000, "ip", c.ClientIP())
+	s.log.LogAttrs(c.Request.Context(), level, "request",
+		slog.String("method", c.Request.Method), slog.String("path", c.Request.URL.Path), slog.Int("status", c.Writer.Status()),
+		slog.Float64("duration_ms", float64(time.Since(start).Microseconds())/1000), slog.String("ip", c.ClientIP()))
 }
 
 // securityHeaders sets the headers of DESIGN.md §6 on every response.
