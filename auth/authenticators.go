@@ -147,10 +147,17 @@ func ValidOrigin(v string) (string, error) {
 	if err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" || u.User != nil || u.RawQuery != "" || u.Fragment != "" || u.Path != "" {
 		return "", errors.New("origin")
 	}
-	if u.Scheme == "http" && !isLoopbackHost(u.Hostname()) {
+	if InsecureOrigin(v) {
 		return "", errors.New("origin_https")
 	}
 	return u.Scheme + "://" + u.Host, nil
+}
+
+// InsecureOrigin tells whether origin is plain http on a host other than loopback, which WeCom and
+// browsers do not accept for sign-ins in production.
+func InsecureOrigin(origin string) bool {
+	u, err := url.Parse(origin)
+	return err == nil && u.Scheme == "http" && !isLoopbackHost(u.Hostname())
 }
 
 func isLoopbackHost(h string) bool {

@@ -107,3 +107,23 @@ func assertLocal(t *testing.T, target, s string) {
 		t.Fatalf("SafeRedirect accepted %q: %q has scheme %q host %q", target, s, u.Scheme, u.Host)
 	}
 }
+
+func TestInsecureOrigin(t *testing.T) {
+	tests := []struct {
+		origin string
+		want   bool
+	}{
+		{"https://gate.example.com", false},
+		{"http://gate.example.com", true},
+		{"http://localhost:8080", false},
+		{"http://127.0.0.1:8080", false},
+		{"http://[::1]:8080", false},
+		{"http://localhost.evil.example", true}, // a name that starts like localhost is not loopback
+		{"http://127.example.com", true},
+	}
+	for _, tt := range tests {
+		if got := auth.InsecureOrigin(tt.origin); got != tt.want {
+			t.Errorf("InsecureOrigin(%q) = %v, want %v", tt.origin, got, tt.want)
+		}
+	}
+}

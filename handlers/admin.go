@@ -8,6 +8,7 @@ import (
 
 	"github.com/gin-gonic/gin"
 
+	"gatehouse/auth"
 	"gatehouse/models"
 	"gatehouse/views"
 )
@@ -59,7 +60,7 @@ func (h *Handlers) warnings(c *gin.Context) ([]string, error) {
 		if a.AutoLogin {
 			autoLogin++
 		}
-		if strings.HasPrefix(a.Options.Origin, "http://") && !isLoopbackOrigin(a.Options.Origin) {
+		if auth.InsecureOrigin(a.Options.Origin) {
 			out = append(out, t.T("warning.origin_not_https", "Title", a.Title))
 		}
 	}
@@ -67,15 +68,6 @@ func (h *Handlers) warnings(c *gin.Context) ([]string, error) {
 		out = append(out, t.T("warning.auto_login_twice"))
 	}
 	return out, nil
-}
-
-func isLoopbackOrigin(origin string) bool {
-	for _, p := range []string{"http://localhost", "http://127.", "http://[::1]"} {
-		if strings.HasPrefix(origin, p) {
-			return true
-		}
-	}
-	return false
 }
 
 // AuthenticatorList lists authenticators in sign-in order.

@@ -170,7 +170,7 @@ func codeText(t views.Translator, code int, kind string) string {
 // pasteInfo is what the WeCom admin console needs from this authenticator (DESIGN.md §5).
 func pasteInfo(a models.Authenticator) *views.PasteInfo {
 	origin := a.Options.Origin
-	x := &views.PasteInfo{CallbackURL: origin + "/auth/wecom/" + a.Name + "/callback", OutboundIP: a.Options.LastSeenIP, AutoLogin: a.AutoLogin}
+	x := &views.PasteInfo{CallbackURL: origin + "/auth/wecom/" + a.Name + "/callback", OutboundIP: a.Options.LastSeenIP}
 	if u, err := url.Parse(origin); err == nil {
 		x.TrustedDomain = u.Host // url keeps ":port" only when it was written, and ValidOrigin keeps it as typed
 		if (u.Scheme == "https" && u.Port() == "443") || (u.Scheme == "http" && u.Port() == "80") {

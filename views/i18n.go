@@ -161,6 +161,3 @@ func (t Translator) HTMLLang() string {
 	}
 	return "en"
 }
-
-// IsZh tells whether the page is in Chinese.
-func (t Translator) IsZh() bool { return strings.HasPrefix(t.Lang, "zh") }
