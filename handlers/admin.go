@@ -4,7 +4,6 @@ import (
 	"errors"
 	"net/http"
 	"strings"
-	"time"
 
 	"github.com/gin-gonic/gin"
 
@@ -15,32 +14,17 @@ import (
 
 // Dashboard shows counts, recent sign-ins and configuration warnings.
 func (h *Handlers) Dashboard(c *gin.Context) {
-	ctx := c.Request.Context()
-	now := h.Now()
-	var d views.DashboardData
-	var err error
-	today := time.Date(now.Year(), now.Month(), now.Day(), 0, 0, 0, 0, time.UTC)
-	steps := []func() error{
-		func() error { d.Users, err = h.Store.CountUsers(ctx); return err },
-		func() error {
-			d.Authenticators, d.EnabledAuthenticators, err = h.Store.CountAuthenticators(ctx)
-			return err
-		},
-		func() error { d.SigninsToday, err = h.Store.CountEvents(ctx, models.ActionSigninOK, today); return err },
-		func() error { d.ActiveSessions, err = h.Store.CountActiveSessions(ctx, now); return err },
-		func() error {
-			page, err := h.Store.ListAudit(ctx, models.AuditFilter{Action: "signin."}, 0, 10)
-			d.Recent = page.Events
-			return err
-		},
-		func() error { d.Warnings, err = h.warnings(c); return err },
+	stats, err := h.Store.DashboardStats(c.Request.Context(), h.Now().UTC())
+	if err != nil {
+		h.fail(c, err)
+		return
 	}
-	for _, step := range steps {
-		if err := step(); err != nil {
-			h.fail(c, err)
-			return
-		}
+	warnings, err := h.warnings(c)
+	if err != nil {
+		h.fail(c, err)
+		return
 	}
+	d := views.DashboardData{DashboardStats: stats, Warnings: warnings}
 	h.render(c, http.StatusOK, views.DashboardPage(h.page(c, "dashboard.title", "dashboard"), d))
 }
 
