@@ -228,9 +228,6 @@ func hashID(id string) string {
 	return hex.EncodeToString(sum[:])
 }
 
-func truncate(s string, n int) string {
-	if len(s) > n {
-		return s[:n]
-	}
-	return s
-}
+// truncate cuts s to at most n characters of valid UTF-8 without NUL, so it fits a varchar(n) column on
+// both databases (a byte-wise cut could split a character and fail the INSERT).
+func truncate(s string, n int) string { return models.TruncateText(s, n) }
