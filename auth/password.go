@@ -33,15 +33,21 @@ func (e *ThrottledError) Error() string {
 // Minutes is the wait rounded up to whole minutes, for messages.
 func (e *ThrottledError) Minutes() int { return int(math.Ceil(e.Wait.Minutes())) }
 
-// Throttle limits failed password sign-ins per account and per client IP within a sliding window.
+// Throttle limits failed password sign-ins within a sliding window: per account and source (a browser
+// or address that signed in to the account before has an allowance of its own, every other source
+// shares the account's), and per client IP.
 type Throttle struct {
 	Window     time.Duration
 	PerAccount int64
 	PerIP      int64
+	// KnownIPFor is how long an address that signed in to an account keeps its own allowance there.
+	KnownIPFor time.Duration
 }
 
-// DefaultThrottle allows 5 failures per account and 20 per IP in 15 minutes.
-func DefaultThrottle() Throttle { return Throttle{Window: 15 * time.Minute, PerAccount: 5, PerIP: 20} }
+// DefaultThrottle allows 5 failures per account and source and 20 per IP in 15 minutes.
+func DefaultThrottle() Throttle {
+	return Throttle{Window: 15 * time.Minute, PerAccount: 5, PerIP: 20, KnownIPFor: 30 * 24 * time.Hour}
+}
 
 // MinPasswordLength is the shortest password Gatehouse accepts.
 const MinPasswordLength = 8
@@ -66,41 +72,71 @@ type Passwords struct {
 	store    *models.Store
 	throttle Throttle
 	now      func() time.Time
+	devices  *Devices
 	// dummyHash is compared against when the user is unknown, so that every failure costs the same.
 	// It is made on first use, sparing start-up a bcrypt hash.
 	dummyHash func() []byte
 }
 
-// NewPasswords builds the password verifier.
+// NewPasswords builds the password verifier. Its device cookies use a random key until WithDevices
+// gives it the deployment's (shared by every instance and restart).
 func NewPasswords(store *models.Store, throttle Throttle, now func() time.Time) *Passwords {
 	dummy := sync.OnceValue(func() []byte {
 		h, _ := bcrypt.GenerateFromPassword([]byte("gatehouse-dummy-password"), bcryptCost)
 		return h
 	})
-	return &Passwords{store: store, throttle: throttle, now: now, dummyHash: dummy}
+	if throttle.KnownIPFor == 0 {
+		throttle.KnownIPFor = DefaultThrottle().KnownIPFor
+	}
+	return &Passwords{store: store, throttle: throttle, now: now, dummyHash: dummy, devices: NewDevices(nil, nil, false)}
 }
 
-// Verify checks a username and password. Failures are audited as signin.failed (which the throttle
-// counts); it returns the user on success, else ErrInvalidCredentials, ErrUserDisabled or *ThrottledError.
+// WithDevices sets the device cookie's keys (derived from the secret key) and Secure flag.
+func (p *Passwords) WithDevices(d *Devices) *Passwords {
+	p.devices = d
+	return p
+}
+
+// Devices returns the device cookie codec, for the handlers to read and set the cookie.
+func (p *Passwords) Devices() *Devices { return p.devices }
+
+// Source is where a sign-in attempt comes from.
+type Source struct {
+	IP     string
+	Device Device // the request's device cookie; zero when it has none
+}
+
+// Verify checks a username and password from an address, without a device cookie; see VerifyFrom.
 func (p *Passwords) Verify(ctx context.Context, username, password, ip string) (models.User, error) {
+	return p.VerifyFrom(ctx, username, password, Source{IP: ip})
+}
+
+// VerifyFrom checks a username and password. The attempt is recorded before the password is checked,
+// so parallel guesses are counted too; failures keep counting and are audited as signin.failed. It
+// returns the user on success, else ErrInvalidCredentials, ErrUserDisabled or *ThrottledError.
+func (p *Passwords) VerifyFrom(ctx context.Context, username, password string, src Source) (models.User, error) {
 	username = models.NormalizeUsername(username)
-	if err := p.checkThrottle(ctx, username, ip); err != nil {
+	now := p.now()
+	bucket, err := p.bucket(ctx, username, src, now)
+	if err != nil {
 		return models.User{}, err
 	}
-	u, err := p.store.UserByUsername(ctx, username)
-	if err != nil && !errors.Is(err, models.ErrNotFound) {
+	attempt, err := p.store.BeginAttempt(ctx, username, src.IP, bucket, now)
+	if err != nil {
 		return models.User{}, err
 	}
-	hash := p.dummyHash()
-	if err == nil && u.HasPassword() {
-		hash = []byte(*u.PasswordHash)
+	if err := p.checkThrottle(ctx, attempt, now); err != nil {
+		return models.User{}, err
 	}
-	match := bcrypt.CompareHashAndPassword(hash, []byte(password)) == nil
-	if err != nil || !u.HasPassword() || !match {
-		if aerr := p.store.Audit(ctx, models.Event{Action: models.ActionSigninFailed, Target: username, IP: ip, Detail: map[string]any{"outcome": "invalid_credentials"}}); aerr != nil {
-			return models.User{}, aerr
-		}
-		return models.User{}, ErrInvalidCredentials
+	u, ok, err := p.check(ctx, username, password)
+	if err != nil {
+		return models.User{}, err
+	}
+	if !ok {
+		return models.User{}, p.failed(ctx, username, src.IP)
+	}
+	if err := p.store.EndAttempt(ctx, attempt.ID); err != nil {
+		return models.User{}, err
 	}
 	if u.Disabled {
 		return u, ErrUserDisabled
@@ -108,23 +144,82 @@ func (p *Passwords) Verify(ctx context.Context, username, password, ip string) (
 	return u, nil
 }
 
-func (p *Passwords) checkThrottle(ctx context.Context, username, ip string) error {
-	since := p.now().Add(-p.throttle.Window)
-	checks := []struct {
-		target, ip string
-		limit      int64
-	}{
-		{username, "", p.throttle.PerAccount},
-		{"", ip, p.throttle.PerIP},
+// bucket picks whose allowance an attempt uses: the browser's, when its device cookie names the
+// account; else the address's, when it signed in to the account lately; else the account's shared
+// one. The address lookup runs for unknown usernames too, so both cost the same.
+func (p *Passwords) bucket(ctx context.Context, username string, src Source, now time.Time) (string, error) {
+	if src.Device.Knows(username) {
+		return "d:" + src.Device.ID, nil
 	}
-	for _, c := range checks {
-		n, oldest, err := p.store.Failures(ctx, models.ActionSigninFailed, c.target, c.ip, since)
-		if err != nil {
-			return fmt.Errorf("check sign-in throttle: %w", err)
-		}
-		if n >= c.limit {
-			return &ThrottledError{Wait: oldest.Add(p.throttle.Window).Sub(p.now())}
+	known, err := p.store.SignedInFrom(ctx, username, src.IP, now.Add(-p.throttle.KnownIPFor))
+	if err != nil {
+		return "", fmt.Errorf("check sign-in throttle: %w", err)
+	}
+	if known {
+		return "ip:" + src.IP, nil
+	}
+	return "", nil
+}
+
+// check compares the password with the user's hash, or with a dummy hash when there is no such user
+// (or no password), so that every failure costs one bcrypt comparison.
+func (p *Passwords) check(ctx context.Context, username, password string) (models.User, bool, error) {
+	var u models.User
+	err := models.ErrNotFound
+	if models.ValidUsername(username) { // anything else names nobody; it never reaches a query
+		u, err = p.store.UserByUsername(ctx, username)
+		if err != nil && !errors.Is(err, models.ErrNotFound) {
+			return u, false, err
 		}
 	}
-	return nil
+	hash := p.dummyHash()
+	if err == nil && u.HasPassword() {
+		hash = []byte(*u.PasswordHash)
+	}
+	match := bcrypt.CompareHashAndPassword(hash, []byte(password)) == nil
+	return u, err == nil && u.HasPassword() && match, nil
+}
+
+// failed audits a failed attempt (its attempt row stays and counts) and returns ErrInvalidCredentials,
+// joined with models.ErrAuditSuppressed when the anonymous audit cap left the row out.
+func (p *Passwords) failed(ctx context.Context, username, ip string) error {
+	res, err := p.store.Record(ctx, models.Event{Action: models.ActionSigninFailed, Target: username, IP: ip, Detail: map[string]any{"outcome": "invalid_credentials"}})
+	if err != nil {
+		return err
+	}
+	if res != models.AuditWritten {
+		return errors.Join(ErrInvalidCredentials, models.ErrAuditSuppressed)
+	}
+	return ErrInvalidCredentials
+}
+
+// checkThrottle counts the attempt's allowances, its own attempt included; over a limit, the attempt
+// is withdrawn (a refused attempt does not extend the lock) and refused.
+func (p *Passwords) checkThrottle(ctx context.Context, a models.SigninAttempt, now time.Time) error {
+	if a.ID%64 == 0 { // now and then, forget attempts no window can see
+		if err := p.store.DeleteAttemptsBefore(ctx, now.Add(-p.throttle.Window)); err != nil {
+			return err
+		}
+	}
+	c, err := p.store.CountAttempts(ctx, a, now.Add(-p.throttle.Window))
+	if err != nil {
+		return fmt.Errorf("check sign-in throttle: %w", err)
+	}
+	var oldest time.Time
+	switch {
+	case c.Account > p.throttle.PerAccount:
+		oldest = c.OldestAccount
+	case c.IP > p.throttle.PerIP:
+		oldest = c.OldestIP
+	default:
+		return nil
+	}
+	if err := p.store.EndAttempt(ctx, a.ID); err != nil {
+		return err
+	}
+	wait := oldest.Add(p.throttle.Window).Sub(now)
+	if wait < time.Second {
+		wait = time.Second
+	}
+	return &ThrottledError{Wait: wait}
 }

@@ -226,8 +226,24 @@ func (h *Handlers) audit(c *gin.Context, e models.Event) {
 		e.ActorUserID = u.ID
 	}
 	e.IP = c.ClientIP()
-	if err := h.Store.Audit(c.Request.Context(), e); err != nil {
+	res, err := h.Store.Record(c.Request.Context(), e)
+	if err != nil {
 		h.Log.Error("write audit event", "action", e.Action, "err", err)
+	}
+	if res != models.AuditWritten {
+		h.auditSuppressed(e.Action)
+	}
+}
+
+// auditSuppressedRecorder counts audit rows the anonymous cap left out (Prometheus in production).
+type auditSuppressedRecorder interface {
+	AuditSuppressed(action string)
+}
+
+// auditSuppressed counts one refusal whose audit row was left out, when the metrics can count it.
+func (h *Handlers) auditSuppressed(action string) {
+	if m, ok := h.Metrics.(auditSuppressedRecorder); ok {
+		m.AuditSuppressed(action)
 	}
 }
 

@@ -80,7 +80,11 @@ func (h *Handlers) Signin(c *gin.Context) {
 		again(http.StatusForbidden, t.T("signin.password_disabled"))
 		return
 	}
-	u, err := h.Passwords.Verify(c.Request.Context(), username, c.PostForm("password"), c.ClientIP())
+	src := auth.Source{IP: c.ClientIP(), Device: h.Passwords.Devices().Read(c.Request)}
+	u, err := h.Passwords.VerifyFrom(c.Request.Context(), username, c.PostForm("password"), src)
+	if errors.Is(err, models.ErrAuditSuppressed) {
+		h.auditSuppressed(models.ActionSigninFailed)
+	}
 	var throttled *auth.ThrottledError
 	switch {
 	case errors.As(err, &throttled):
@@ -122,6 +126,11 @@ func (h *Handlers) startSession(c *gin.Context, u models.User, authenticatorID i
 	})
 	if err != nil {
 		return err
+	}
+	// The browser keeps its own password allowance for this account from now on (DESIGN.md §6); a
+	// failure here only costs it that, not the sign-in.
+	if err := h.Passwords.Devices().Remember(c.Writer, c.Request, u.Username); err != nil {
+		h.Log.Warn("set device cookie", "err", err)
 	}
 	h.Metrics.Signin(method, "ok")
 	return nil

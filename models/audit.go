@@ -3,6 +3,7 @@ package models
 import (
 	"context"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"strings"
 	"time"
@@ -28,6 +29,36 @@ const (
 	ActionSystemBoot    = "system.first_admin"
 )
 
+// ActionSigninSuppressed is the one summary row written when an address exceeds AnonymousAuditPerMinute.
+const ActionSigninSuppressed = "signin.suppressed"
+
+// AnonymousAuditPerMinute caps the signin.failed and signin.refused rows that requests without a session
+// write per client address and minute: a refusal costs an attacker nothing, and each row would otherwise
+// be theirs to add, with a target they chose. Beyond the cap one signin.suppressed row says so and the
+// rest are counted in /metrics only; the refusals themselves still happen.
+const AnonymousAuditPerMinute = 10
+
+// AuditResult says what Record did with an event.
+type AuditResult int
+
+// What Record did.
+const (
+	AuditWritten    AuditResult = iota
+	AuditSummarised             // the cap was reached: a signin.suppressed row was written instead
+	AuditSuppressed             // over the cap: nothing was written
+)
+
+// ErrAuditSuppressed marks a refusal whose audit row was left out by the anonymous cap, so the caller can
+// count it in metrics.
+var ErrAuditSuppressed = errors.New("audit row suppressed")
+
+// AuditBudget counts the anonymous refusal rows of one address in one minute (see AnonymousAuditPerMinute).
+type AuditBudget struct {
+	IP     string `gorm:"primaryKey;size:64"`
+	Minute int64  `gorm:"primaryKey;autoIncrement:false;index"` // Unix minutes
+	N      int64  `gorm:"not null;default:0"`
+}
+
 // Event is what a caller records; Detail must never hold a secret.
 type Event struct {
 	ActorUserID int64 // 0: nobody signed in
@@ -37,21 +68,68 @@ type Event struct {
 	Detail      map[string]any
 }
 
-// Audit records one event.
+// Audit records one event (anonymous refusals within the cap; see Record).
 func (s *Store) Audit(ctx context.Context, e Event) error {
-	row := AuditEvent{At: time.Now().UTC(), Action: e.Action, Target: e.Target, IP: e.IP, Detail: "{}"}
+	_, err := s.Record(ctx, e)
+	return err
+}
+
+// Record records one event and says whether the anonymous cap left it out. Target and IP are cut to
+// their columns as valid UTF-8, whatever the client sent.
+func (s *Store) Record(ctx context.Context, e Event) (AuditResult, error) {
+	now := time.Now().UTC()
+	row := AuditEvent{At: now, Action: e.Action, Target: TruncateText(e.Target, 256), IP: TruncateText(e.IP, 64), Detail: "{}"}
 	if e.ActorUserID != 0 {
 		id := e.ActorUserID
 		row.ActorUserID = &id
 	}
+	result := AuditWritten
+	if capped(e) {
+		n, err := s.spendAuditBudget(ctx, row.IP, now)
+		if err != nil {
+			return result, err
+		}
+		switch {
+		case n == AnonymousAuditPerMinute+1:
+			result = AuditSummarised
+			row.Action, row.Target = ActionSigninSuppressed, ""
+			e.Detail = map[string]any{"limit_per_minute": AnonymousAuditPerMinute, "first_suppressed": e.Action}
+		case n > AnonymousAuditPerMinute+1:
+			return AuditSuppressed, nil
+		}
+	}
 	if len(e.Detail) > 0 {
 		b, err := json.Marshal(e.Detail)
 		if err != nil {
-			return fmt.Errorf("audit %s detail: %w", e.Action, err)
+			return result, fmt.Errorf("audit %s detail: %w", e.Action, err)
 		}
 		row.Detail = string(b)
 	}
-	return notFound(s.q(ctx).Create(&row).Error, "audit "+e.Action)
+	return result, notFound(s.q(ctx).Create(&row).Error, "audit "+e.Action)
+}
+
+// capped tells whether an event falls under AnonymousAuditPerMinute.
+func capped(e Event) bool {
+	return e.ActorUserID == 0 && e.IP != "" && (e.Action == ActionSigninFailed || e.Action == ActionSigninRefused)
+}
+
+// spendAuditBudget counts one anonymous refusal row for ip in the current minute, in one statement so
+// that parallel refusals each get their own number, and returns it.
+func (s *Store) spendAuditBudget(ctx context.Context, ip string, now time.Time) (int64, error) {
+	minute := now.Unix() / 60
+	var n int64
+	err := s.q(ctx).Raw(`INSERT INTO audit_budgets (ip, minute, n) VALUES (?, ?, 1)
+		ON CONFLICT (ip, minute) DO UPDATE SET n = audit_budgets.n + 1 RETURNING n`, ip, minute).Scan(&n).Error
+	if err != nil {
+		return 0, fmt.Errorf("count anonymous audit rows of %s: %w", ip, err)
+	}
+	if n == 1 {
+		// A new minute for this address: forget the minutes that can no longer matter.
+		if err := s.q(ctx).Where("minute < ?", minute-10).Delete(&AuditBudget{}).Error; err != nil {
+			return 0, fmt.Errorf("forget old audit budgets: %w", err)
+		}
+	}
+	return n, nil
 }
 
 // AuditFilter narrows an audit listing; empty fields match everything.
@@ -76,6 +154,7 @@ type AuditPage struct {
 // ListAudit returns matching events, newest first.
 func (s *Store) ListAudit(ctx context.Context, f AuditFilter, offset, limit int) (AuditPage, error) {
 	var p AuditPage
+	f = AuditFilter{Action: CleanText(f.Action), Actor: CleanText(f.Actor), Target: CleanText(f.Target)}
 	q := s.q(ctx).Table("audit_events AS e").Joins("LEFT JOIN users AS u ON u.id = e.actor_user_id")
 	if f.Action != "" {
 		if strings.HasSuffix(f.Action, ".") {

@@ -3,6 +3,7 @@ package models
 import (
 	"context"
 	"fmt"
+	"time"
 
 	"github.com/go-gormigrate/gormigrate/v2"
 	"gorm.io/gorm"
@@ -41,6 +42,30 @@ func migrations() []*gormigrate.Migration {
 				return nil
 			},
 			Rollback: func(*gorm.DB) error { return nil },
+		},
+		{
+			// Password attempts counted atomically (issue 12) and the cap on anonymous refusal rows.
+			// The tables are described here as they were made, so later changes to the models cannot
+			// change what this migration did.
+			ID: "202612010201_signin_attempts_audit_budgets",
+			Migrate: func(tx *gorm.DB) error {
+				type SigninAttempt struct {
+					ID       int64     `gorm:"primaryKey"`
+					At       time.Time `gorm:"not null;index;index:idx_signin_attempts_account,priority:3;index:idx_signin_attempts_ip,priority:2"`
+					Username string    `gorm:"size:64;not null;index:idx_signin_attempts_account,priority:1"`
+					Bucket   string    `gorm:"size:80;not null;default:'';index:idx_signin_attempts_account,priority:2"`
+					IP       string    `gorm:"size:64;not null;default:'';index:idx_signin_attempts_ip,priority:1"`
+				}
+				type AuditBudget struct {
+					IP     string `gorm:"primaryKey;size:64"`
+					Minute int64  `gorm:"primaryKey;autoIncrement:false;index"`
+					N      int64  `gorm:"not null;default:0"`
+				}
+				return tx.Migrator().CreateTable(&SigninAttempt{}, &AuditBudget{})
+			},
+			Rollback: func(tx *gorm.DB) error {
+				return tx.Migrator().DropTable("signin_attempts", "audit_budgets")
+			},
 		},
 	}
 }

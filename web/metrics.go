@@ -17,6 +17,8 @@ type Metrics struct {
 	requests *prometheus.CounterVec
 	latency  *prometheus.HistogramVec
 	signins  *prometheus.CounterVec
+	// suppressed counts anonymous refusals beyond the audit cap (models.AnonymousAuditPerMinute).
+	suppressed *prometheus.CounterVec
 }
 
 // NewMetrics registers the metrics.
@@ -33,14 +35,20 @@ func NewMetrics() *Metrics {
 		signins: prometheus.NewCounterVec(prometheus.CounterOpts{
 			Name: "gatehouse_signins_total", Help: "Sign-in attempts by method and outcome.",
 		}, []string{"method", "outcome"}),
+		suppressed: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Name: "gatehouse_audit_suppressed_total", Help: "Anonymous sign-in refusals not written to the audit log because their address exceeded the per-minute cap.",
+		}, []string{"action"}),
 	}
-	m.registry.MustRegister(m.requests, m.latency, m.signins,
+	m.registry.MustRegister(m.requests, m.latency, m.signins, m.suppressed,
 		collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
 	return m
 }
 
 // Signin counts one sign-in attempt.
 func (m *Metrics) Signin(method, outcome string) { m.signins.WithLabelValues(method, outcome).Inc() }
+
+// AuditSuppressed counts one refusal whose audit row the anonymous cap left out.
+func (m *Metrics) AuditSuppressed(action string) { m.suppressed.WithLabelValues(action).Inc() }
 
 // Handler serves /metrics.
 func (m *Metrics) Handler() http.Handler {

@@ -92,9 +92,10 @@ func New(cfg Config, store *models.Store, log *slog.Logger, opts Options) (*Serv
 			cfg.SessionIdle, cfg.SessionMax, secure, now),
 	}
 	s.h = handlers.New(handlers.Deps{
-		Store:      store,
-		Sessions:   s.sessions,
-		Passwords:  auth.NewPasswords(store, throttle, now),
+		Store:    store,
+		Sessions: s.sessions,
+		Passwords: auth.NewPasswords(store, throttle, now).WithDevices(auth.NewDevices(
+			models.DeriveKey(cfg.SecretKey, "device hash"), models.DeriveKey(cfg.SecretKey, "device block"), secure)),
 		Accounts:   auth.NewAccounts(store, now),
 		WeCom:      signin,
 		WeComAdmin: auth.NewWeComAuthenticators(store, sealer, wecomClient, signin, now),
