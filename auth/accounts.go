@@ -7,6 +7,7 @@ import (
 	"net/mail"
 	"strings"
 	"time"
+	"unicode/utf8"
 
 	"gatehouse/models"
 )
@@ -40,7 +41,15 @@ func NewAccounts(store *models.Store, now func() time.Time) *Accounts {
 // validate checks the fields and fills u from in; mobile is normalised.
 func (a *Accounts) validate(ctx context.Context, s *models.Store, in UserInput, u *models.User, creating bool) error {
 	bad := Invalid{}
-	if creating {
+	// PostgreSQL refuses NUL and invalid UTF-8 in text; say so beside the field instead of failing
+	// the INSERT with a 500. The password is never stored, but it must be typeable to be usable.
+	fields := map[string]string{"username": in.Username, "nickname": in.Nickname, "email": in.Email, "mobile": in.Mobile, "password": in.Password}
+	for field, v := range fields {
+		if !models.TextOK(v) {
+			bad[field] = "text_invalid"
+		}
+	}
+	if creating && bad["username"] == "" {
 		switch {
 		case strings.TrimSpace(in.Username) == "":
 			bad["username"] = "required"
@@ -57,19 +66,21 @@ func (a *Accounts) validate(ctx context.Context, s *models.Store, in UserInput, 
 		}
 		u.Username = models.NormalizeUsername(in.Username)
 	}
-	if len(in.Nickname) > 128 {
+	if bad["nickname"] == "" && utf8.RuneCountInString(in.Nickname) > 128 {
 		bad["nickname"] = "too_long"
 	}
 	u.Nickname = strings.TrimSpace(in.Nickname)
 	u.Email = strings.TrimSpace(in.Email)
-	if u.Email != "" {
+	if u.Email != "" && bad["email"] == "" {
 		if addr, err := mail.ParseAddress(u.Email); err != nil || addr.Address != u.Email || len(u.Email) > 254 {
 			bad["email"] = "email"
 		}
 	}
 	u.Mobile = nil
 	if m, err := models.NormalizeMobile(in.Mobile); err != nil {
-		bad["mobile"] = "mobile"
+		if bad["mobile"] == "" {
+			bad["mobile"] = "mobile"
+		}
 	} else if m != "" {
 		taken, err := s.MobileTaken(ctx, m, u.ID)
 		if err != nil {
@@ -80,7 +91,7 @@ func (a *Accounts) validate(ctx context.Context, s *models.Store, in UserInput, 
 		}
 		u.Mobile = &m
 	}
-	if in.Password != "" {
+	if in.Password != "" && bad["password"] == "" {
 		if len(in.Password) < MinPasswordLength {
 			bad["password"] = "password_short"
 		} else if len(in.Password) > 72 {

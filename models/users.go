@@ -128,7 +128,7 @@ type UserPage struct {
 func (s *Store) ListUsers(ctx context.Context, query string, offset, limit int) (UserPage, error) {
 	var p UserPage
 	q := s.q(ctx).Model(&User{})
-	if query = strings.TrimSpace(query); query != "" {
+	if query = strings.TrimSpace(CleanText(query)); query != "" {
 		like := "%" + escapeLike(strings.ToLower(query)) + "%"
 		q = q.Where("LOWER(username) LIKE ? ESCAPE '\\' OR LOWER(nickname) LIKE ? ESCAPE '\\' OR LOWER(email) LIKE ? ESCAPE '\\' OR mobile LIKE ? ESCAPE '\\'", like, like, like, like)
 	}
