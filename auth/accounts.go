@@ -141,6 +141,11 @@ func (a *Accounts) Create(ctx context.Context, in UserInput) (models.User, error
 func (a *Accounts) Update(ctx context.Context, id int64, in UserInput) (models.User, error) {
 	var u models.User
 	err := a.store.InTx(ctx, func(tx *models.Store) error {
+		// Before reading anything: the last-admin check below must count what a concurrent change
+		// to another admin committed (two admins demoting each other at once both passed).
+		if err := tx.LockActiveAdmins(ctx); err != nil {
+			return err
+		}
 		var err error
 		if u, err = tx.UserByID(ctx, id); err != nil {
 			return err

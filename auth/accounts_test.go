@@ -4,6 +4,7 @@ import (
 	"errors"
 	"reflect"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 
@@ -185,3 +186,56 @@ func TestAccountsUpdate(t *testing.T) {
 }
 
 func ptr[T any](v T) *T { return &v }
+
+// Two admins demoting (or disabling) each other at the same moment: exactly one change wins and one
+// active admin remains. Several rounds, since a race is a matter of timing.
+func TestSecurityLastAdminRace(t *testing.T) {
+	t.Parallel()
+	modelstest.Each(t, func(t *testing.T, s *models.Store) {
+		a := auth.NewAccounts(s, realNow)
+		x := addUser(t, s, models.User{Username: "x", IsAdmin: true})
+		y := addUser(t, s, models.User{Username: "y", IsAdmin: true})
+		changes := []struct {
+			name string
+			in   func(u models.User) auth.UserInput
+		}{
+			{"demote", func(u models.User) auth.UserInput { return auth.UserInput{Nickname: u.Nickname, IsAdmin: false} }},
+			{"disable", func(u models.User) auth.UserInput { return auth.UserInput{Nickname: u.Nickname, IsAdmin: true, Disabled: true} }},
+		}
+		for _, ch := range changes {
+			t.Run(ch.name, func(t *testing.T) {
+				for round := range 8 {
+					for _, u := range []*models.User{&x, &y} {
+						u.IsAdmin, u.Disabled = true, false
+						if err := s.SaveUser(ctx, u); err != nil {
+							t.Fatal(err)
+						}
+					}
+					errs := make([]error, 2)
+					var wg sync.WaitGroup
+					for i, u := range []models.User{x, y} {
+						wg.Go(func() { _, errs[i] = a.Update(ctx, u.ID, ch.in(u)) })
+					}
+					wg.Wait()
+					ok := 0
+					for _, err := range errs {
+						var bad auth.Invalid
+						switch {
+						case err == nil:
+							ok++
+						case !errors.As(err, &bad):
+							t.Fatalf("round %d: %v, want success or a field error", round, err)
+						}
+					}
+					admins, err := s.CountActiveAdmins(ctx, 0)
+					if err != nil {
+						t.Fatal(err)
+					}
+					if ok != 1 || admins != 1 {
+						t.Fatalf("round %d: %d changes succeeded and %d active admins remain, want 1 and 1", round, ok, admins)
+					}
+				}
+			})
+		}
+	})
+}

@@ -157,6 +157,20 @@ func (s *Store) CountActiveAdmins(ctx context.Context, exceptID int64) (int64, e
 	return n, notFound(err, "count admins")
 }
 
+// LockActiveAdmins, inside a transaction, locks the rows of the active admins until it ends, so that
+// two transactions that each count the other admins (to keep the last one) run one after the other:
+// the second counts what the first committed. On SQLite every write transaction is already
+// exclusive (immediate), so there is nothing to lock.
+func (s *Store) LockActiveAdmins(ctx context.Context) error {
+	if s.dialect != "postgres" {
+		return nil
+	}
+	var ids []int64
+	// FOR UPDATE cannot go with COUNT; ordering the rows makes every locker take them in one order.
+	err := s.q(ctx).Raw("SELECT id FROM users WHERE is_admin AND NOT disabled ORDER BY id FOR UPDATE").Scan(&ids).Error
+	return notFound(err, "lock active admins")
+}
+
 // MarkSignedIn records the time of a successful sign-in.
 func (s *Store) MarkSignedIn(ctx context.Context, userID int64, at time.Time) error {
 	err := s.q(ctx).Model(&User{}).Where("id = ?", userID).UpdateColumn("last_signin_at", at).Error
