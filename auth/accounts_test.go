@@ -200,7 +200,9 @@ func TestSecurityLastAdminRace(t *testing.T) {
 			in   func(u models.User) auth.UserInput
 		}{
 			{"demote", func(u models.User) auth.UserInput { return auth.UserInput{Nickname: u.Nickname, IsAdmin: false} }},
-			{"disable", func(u models.User) auth.UserInput { return auth.UserInput{Nickname: u.Nickname, IsAdmin: true, Disabled: true} }},
+			{"disable", func(u models.User) auth.UserInput {
+				return auth.UserInput{Nickname: u.Nickname, IsAdmin: true, Disabled: true}
+			}},
 		}
 		for _, ch := range changes {
 			t.Run(ch.name, func(t *testing.T) {
