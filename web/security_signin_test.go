@@ -187,3 +187,45 @@ func TestSecurityAnonymousAuditFlood(t *testing.T) {
 		}
 	})
 }
+
+// An unknown username and a wrong password get the same status, the same page (but for the username
+// typed) and take about as long (bcrypt against a dummy hash), so the answer does not tell which
+// usernames exist.
+func TestSecurityEnumeration(t *testing.T) {
+	t.Parallel()
+	webtest.ForEach(t, func(t *testing.T, app *webtest.App) {
+		app.CreateUser("root", fxPassword, true, "") // production cost, as the dummy hash has
+		page := func(username string) (int, string, time.Duration) {
+			c := app.Client()
+			start := time.Now()
+			r := c.Post("/signin", fxForm("username", username, "password", "wrong-password"))
+			return r.StatusCode, strings.ReplaceAll(r.Body, username, "USERNAME"), time.Since(start)
+		}
+		const tries = 5
+		var known, unknown []time.Duration
+		var knownPage, unknownPage string
+		for i := range tries {
+			status, body, d := page("root")
+			if status != http.StatusUnauthorized {
+				t.Fatalf("wrong password: %d, want 401", status)
+			}
+			known, knownPage = append(known, d), body
+			status, body, d = page("ghost" + string(rune('a'+i)) + "xyz")
+			if status != http.StatusUnauthorized {
+				t.Fatalf("unknown user: %d, want 401", status)
+			}
+			unknown, unknownPage = append(unknown, d), body
+		}
+		if knownPage != unknownPage {
+			t.Fatalf("the pages differ:\nwrong password: %.2000s\nunknown user: %.2000s", knownPage, unknownPage)
+		}
+		median := func(ds []time.Duration) time.Duration {
+			slices.Sort(ds)
+			return ds[len(ds)/2]
+		}
+		k, u := median(known), median(unknown)
+		if ratio := float64(u) / float64(k); ratio < 0.5 || ratio > 2 {
+			t.Fatalf("median time: unknown user %v, wrong password %v (ratio %.2f), want within 0.5–2×", u, k, ratio)
+		}
+	}, webtest.WithThrottle(auth.Throttle{Window: 15 * time.Minute, PerAccount: 1000, PerIP: 1000}))
+}
