@@ -46,6 +46,7 @@ func TestSecurityMalformedInput(t *testing.T) {
 			{"sign-in username with invalid UTF-8", app.Client(), "POST", "/signin", []string{"username", "ro\xffot", "password", "x"}, 401},
 			{"sign-in username of 10 000 characters", app.Client(), "POST", "/signin", []string{"username", long, "password", "x"}, 401},
 			{"sign-in username of 10 000 wide characters", app.Client(), "POST", "/signin", []string{"username", longWide, "password", "x"}, 401},
+			{"sign-in password of 10 000 characters", app.Client(), "POST", "/signin", []string{"username", "root", "password", long}, 401},
 			{"sign-in password with NUL and invalid UTF-8", app.Client(), "POST", "/signin", []string{"username", "root", "password", "a\x00\xffb"}, 401},
 			{"new user: username with NUL", admin, "POST", "/admin/users", valid("username", "a\x00b"), 422},
 			{"new user: username with invalid UTF-8", admin, "POST", "/admin/users", valid("username", "a\xffb"), 422},
