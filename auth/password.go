@@ -205,17 +205,16 @@ func (p *Passwords) checkThrottle(ctx context.Context, a models.SigninAttempt, n
 	if err != nil {
 		return fmt.Errorf("check sign-in throttle: %w", err)
 	}
-	var oldest time.Time
-	switch {
-	case c.Account > p.throttle.PerAccount:
-		oldest = c.OldestAccount
-	case c.IP > p.throttle.PerIP:
-		oldest = c.OldestIP
-	default:
+	overAccount := c.Account > p.throttle.PerAccount
+	if !overAccount && c.IP <= p.throttle.PerIP {
 		return nil
 	}
 	if err := p.store.EndAttempt(ctx, a.ID); err != nil {
 		return err
+	}
+	oldest, err := p.store.OldestAttempt(ctx, a, !overAccount, now.Add(-p.throttle.Window))
+	if err != nil {
+		return fmt.Errorf("check sign-in throttle: %w", err)
 	}
 	wait := oldest.Add(p.throttle.Window).Sub(now)
 	if wait < time.Second {

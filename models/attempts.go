@@ -20,11 +20,8 @@ type SigninAttempt struct {
 }
 
 // AttemptCounts are the attempts in a throttle window that share an attempt's allowances, its own
-// included, with the oldest of each, from which a throttle computes when the window frees up.
-type AttemptCounts struct {
-	Account, IP             int64
-	OldestAccount, OldestIP time.Time
-}
+// included: those of its account bucket, and those from its address.
+type AttemptCounts struct{ Account, IP int64 }
 
 // BeginAttempt records a sign-in attempt and commits it before returning, so that every attempt that
 // counts afterwards sees it. username and ip are cut to their columns.
@@ -39,32 +36,28 @@ func (s *Store) BeginAttempt(ctx context.Context, username, ip, bucket string, a
 // hold under parallel attempts (the last of any k attempts to count sees all k).
 func (s *Store) CountAttempts(ctx context.Context, a SigninAttempt, since time.Time) (AttemptCounts, error) {
 	var c AttemptCounts
-	scopes := []struct {
-		where  string
-		args   []any
-		n      *int64
-		oldest *time.Time
-	}{
-		{"username = ? AND bucket = ? AND at >= ?", []any{a.Username, a.Bucket, since}, &c.Account, &c.OldestAccount},
-		{"ip = ? AND at >= ?", []any{a.IP, since}, &c.IP, &c.OldestIP},
+	err := s.q(ctx).Model(&SigninAttempt{}).
+		Select("COUNT(CASE WHEN username = ? AND bucket = ? THEN 1 END) AS account, COUNT(CASE WHEN ip = ? THEN 1 END) AS ip", a.Username, a.Bucket, a.IP).
+		Where("at >= ? AND ((username = ? AND bucket = ?) OR ip = ?)", since, a.Username, a.Bucket, a.IP).
+		Scan(&c).Error
+	return c, notFound(err, "count sign-in attempts")
+}
+
+// OldestAttempt is when the oldest attempt since a time in a's account bucket (byIP false) or from
+// a's address (byIP true) began, from which a throttle computes when the window frees up.
+func (s *Store) OldestAttempt(ctx context.Context, a SigninAttempt, byIP bool, since time.Time) (time.Time, error) {
+	q := s.q(ctx).Where("at >= ?", since)
+	if byIP {
+		q = q.Where("ip = ?", a.IP)
+	} else {
+		q = q.Where("username = ? AND bucket = ?", a.Username, a.Bucket)
 	}
-	for _, sc := range scopes {
-		var rows []SigninAttempt
-		// The oldest row rather than MIN(at), which SQLite returns as text.
-		if err := s.q(ctx).Model(&SigninAttempt{}).Where(sc.where, sc.args...).Count(sc.n).Error; err != nil {
-			return c, fmt.Errorf("count sign-in attempts: %w", err)
-		}
-		if *sc.n == 0 {
-			continue
-		}
-		if err := s.q(ctx).Where(sc.where, sc.args...).Order("at").Limit(1).Find(&rows).Error; err != nil {
-			return c, fmt.Errorf("oldest sign-in attempt: %w", err)
-		}
-		if len(rows) > 0 {
-			*sc.oldest = rows[0].At
-		}
+	var rows []SigninAttempt
+	// The row rather than MIN(at), which SQLite returns as text.
+	if err := q.Order("at").Limit(1).Find(&rows).Error; err != nil || len(rows) == 0 {
+		return a.At, notFound(err, "oldest sign-in attempt")
 	}
-	return c, nil
+	return rows[0].At, nil
 }
 
 // EndAttempt deletes an attempt that must not count as a failure (it was throttled, or it succeeded).
