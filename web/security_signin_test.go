@@ -1,6 +1,7 @@
 package web_test
 
 import (
+	"fmt"
 	"net/http"
 	"net/url"
 	"slices"
@@ -201,31 +202,42 @@ func TestSecurityEnumeration(t *testing.T) {
 			r := c.Post("/signin", fxForm("username", username, "password", "wrong-password"))
 			return r.StatusCode, strings.ReplaceAll(r.Body, username, "USERNAME"), time.Since(start)
 		}
-		const tries = 5
-		var known, unknown []time.Duration
-		var knownPage, unknownPage string
-		for i := range tries {
-			status, body, d := page("root")
-			if status != http.StatusUnauthorized {
-				t.Fatalf("wrong password: %d, want 401", status)
-			}
-			known, knownPage = append(known, d), body
-			status, body, d = page("ghost" + string(rune('a'+i)) + "xyz")
-			if status != http.StatusUnauthorized {
-				t.Fatalf("unknown user: %d, want 401", status)
-			}
-			unknown, unknownPage = append(unknown, d), body
-		}
-		if knownPage != unknownPage {
-			t.Fatalf("the pages differ:\nwrong password: %.2000s\nunknown user: %.2000s", knownPage, unknownPage)
-		}
 		median := func(ds []time.Duration) time.Duration {
 			slices.Sort(ds)
 			return ds[len(ds)/2]
 		}
-		k, u := median(known), median(unknown)
-		if ratio := float64(u) / float64(k); ratio < 0.5 || ratio > 2 {
-			t.Fatalf("median time: unknown user %v, wrong password %v (ratio %.2f), want within 0.5–2×", u, k, ratio)
+		// measure returns the median times of a few tries of each kind, interleaved so that load on
+		// the machine falls on both alike.
+		measure := func(round int) (known, unknown time.Duration) {
+			const tries = 5
+			var ks, us []time.Duration
+			var knownPage, unknownPage string
+			for i := range tries {
+				status, body, d := page("root")
+				if status != http.StatusUnauthorized {
+					t.Fatalf("wrong password: %d, want 401", status)
+				}
+				ks, knownPage = append(ks, d), body
+				status, body, d = page(fmt.Sprintf("ghost%d%d", round, i))
+				if status != http.StatusUnauthorized {
+					t.Fatalf("unknown user: %d, want 401", status)
+				}
+				us, unknownPage = append(us, d), body
+			}
+			if knownPage != unknownPage {
+				t.Fatalf("the pages differ:\nwrong password: %.2000s\nunknown user: %.2000s", knownPage, unknownPage)
+			}
+			return median(ks), median(us)
 		}
+		// Timing on a shared machine is noisy: a round out of range is measured again, up to three
+		// rounds. A real difference (no dummy bcrypt: about 0.03×) fails every round.
+		var k, u time.Duration
+		for round := range 3 {
+			k, u = measure(round)
+			if ratio := float64(u) / float64(k); ratio >= 0.5 && ratio <= 2 {
+				return
+			}
+		}
+		t.Fatalf("median time: unknown user %v, wrong password %v (ratio %.2f), want within 0.5–2×", u, k, float64(u)/float64(k))
 	}, webtest.WithThrottle(auth.Throttle{Window: 15 * time.Minute, PerAccount: 1000, PerIP: 1000}))
 }
