@@ -86,7 +86,7 @@ func SeedDemo(ctx context.Context, s *models.Store, cfg Config) error {
 	if err != nil {
 		return err
 	}
-	sealed, err := sealer.Seal(wecomtest.DemoSecret)
+	sealed, err := sealer.Seal(wecomtest.DemoSecret, models.AuthenticatorSecret(demoAuthenticatorName))
 	if err != nil {
 		return err
 	}
