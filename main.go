@@ -109,6 +109,9 @@ func open(ctx context.Context, getenv func(string) string, demo bool, log *slog.
 		return cfg, nil, err
 	}
 	err = store.Migrate(ctx, func(ctx context.Context, s *models.Store) error {
+		if err := web.PrepareSealedSecrets(ctx, s, cfg, log); err != nil {
+			return err
+		}
 		if cfg.Demo {
 			if err := web.ClaimDemoDatabase(ctx, s); err != nil {
 				return err
