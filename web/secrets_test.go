@@ -23,7 +23,7 @@ var (
 
 const (
 	v1Secret = "v1.3774fbbf.X3k4qrMuaP/y06o4+B2a/9EFcYbXRJ5fvm5gqRp7Qf3/XOS2nFhKhhJa7/CF6yykH15S" // "wecom-app-secret-Abc123"
-	v1Token  = "v1.3774fbbf.icJyEQXqHHGh//u+JHUjvjbx5If+ffeoHicOf4y2KrU9ORWFGXVwug"             // "token-v1-XYZ"
+	v1Token  = "v1.3774fbbf.icJyEQXqHHGh//u+JHUjvjbx5If+ffeoHicOf4y2KrU9ORWFGXVwug"               // "token-v1-XYZ"
 	tokenKey = "ww1234567890abcdef:1000002:0123456789abcdef"
 )
 
