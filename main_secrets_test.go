@@ -2,6 +2,8 @@ package main
 
 import (
 	"context"
+	"os"
+	"path/filepath"
 	"strings"
 	"testing"
 
@@ -59,5 +61,26 @@ func TestSecurityRunRefusesWrongSecretKey(t *testing.T) {
 				}
 			}
 		})
+	}
+}
+
+// TestSecurityRunRefusesCorruptKeyFile: a data dir whose secret.key is cut short stops the CLI with
+// exit 2 and one line naming the file; the file is not replaced.
+func TestSecurityRunRefusesCorruptKeyFile(t *testing.T) {
+	t.Parallel()
+	for _, content := range []string{"", "abc123\n", "0123456789abcdef0123456789abcdef\x00\x01"} {
+		dir := t.TempDir()
+		path := filepath.Join(dir, "secret.key")
+		if err := os.WriteFile(path, []byte(content), 0o600); err != nil {
+			t.Fatal(err)
+		}
+		code, _, stderr := runCLI(t, map[string]string{"GATEHOUSE_DATA_DIR": dir}, "migrate")
+		lines := strings.Split(strings.TrimSpace(stderr), "\n")
+		if code != 2 || len(lines) != 1 || !strings.Contains(lines[0], path) {
+			t.Fatalf("key file %q: exit %d stderr %q, want 2 and one line naming %s", content, code, stderr, path)
+		}
+		if b, _ := os.ReadFile(path); string(b) != content {
+			t.Fatalf("key file %q was replaced", content)
+		}
 	}
 }
