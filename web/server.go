@@ -65,6 +65,11 @@ func New(cfg Config, store *models.Store, log *slog.Logger, opts Options) (*Serv
 		return nil, err
 	}
 	var demoSim http.Handler
+	if !cfg.Demo {
+		if err := RetireDemo(context.Background(), store, log); err != nil {
+			return nil, fmt.Errorf("retire the demo authenticator: %w", err)
+		}
+	}
 	if cfg.Demo {
 		sim, err := newDemoSim(cfg)
 		if err != nil {
