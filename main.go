@@ -109,9 +109,6 @@ func open(ctx context.Context, getenv func(string) string, demo bool, log *slog.
 		return cfg, nil, err
 	}
 	err = store.Migrate(ctx, func(ctx context.Context, s *models.Store) error {
-		if err := web.PrepareSealedSecrets(ctx, s, cfg, log); err != nil {
-			return err
-		}
 		if cfg.Demo {
 			if err := web.ClaimDemoDatabase(ctx, s); err != nil {
 				return err
@@ -121,9 +118,13 @@ func open(ctx context.Context, getenv func(string) string, demo bool, log *slog.
 			return err
 		}
 		if cfg.Demo {
-			return web.SeedDemo(ctx, s, cfg)
+			if err := web.SeedDemo(ctx, s, cfg); err != nil {
+				return err
+			}
 		}
-		return nil
+		// After the demo's seed, which seals its (public) secret afresh: a demo database whose
+		// secret.key was lost still starts; any other database refuses a key that opens nothing.
+		return web.PrepareSealedSecrets(ctx, s, cfg, log)
 	})
 	if err != nil {
 		store.Close()

@@ -84,3 +84,19 @@ func TestSecurityRunRefusesCorruptKeyFile(t *testing.T) {
 		}
 	}
 }
+
+// TestDemoSurvivesALostKeyFile: a demo database whose secret.key was deleted starts again in demo mode
+// (the demo's own secret is public and sealed afresh) rather than refusing the new key.
+func TestDemoSurvivesALostKeyFile(t *testing.T) {
+	t.Parallel()
+	dir := t.TempDir()
+	vars := map[string]string{"GATEHOUSE_DATA_DIR": dir, "GATEHOUSE_DEMO": "1"}
+	for i := range 2 {
+		if code, _, stderr := runCLI(t, vars, "migrate"); code != 0 {
+			t.Fatalf("demo start %d: exit %d (%s)", i+1, code, stderr)
+		}
+		if err := os.Remove(filepath.Join(dir, "secret.key")); err != nil {
+			t.Fatal(err)
+		}
+	}
+}
