@@ -5,17 +5,16 @@ import (
 	"fmt"
 )
 
-// CountUsersOutside counts the users other than the first one ever created, those named in usernames,
-// and those bound to the authenticator boundTo (0: none): what demo mode did not create (web/demo.go).
-func (s *Store) CountUsersOutside(ctx context.Context, usernames []string, boundTo int64) (int64, error) {
+// CountUsersOutside counts the users that neither an audit event of action recordedBy names (its target
+// is the user's id) nor are bound to the authenticator boundTo (0: none): with the demo's actions, the
+// users demo mode did not create (web/demo.go). Ids are never reused (AUTOINCREMENT, sequences), so a
+// recorded id cannot come to name a later user.
+func (s *Store) CountUsersOutside(ctx context.Context, recordedBy string, boundTo int64) (int64, error) {
 	var n int64
-	q := s.q(ctx).Model(&User{}).
-		Where("id <> (SELECT MIN(id) FROM users)").
-		Where("NOT EXISTS (SELECT 1 FROM user_authenticators b WHERE b.user_id = users.id AND b.authenticator_id = ?)", boundTo)
-	if len(usernames) > 0 {
-		q = q.Where("username NOT IN ?", usernames)
-	}
-	err := q.Count(&n).Error
+	err := s.q(ctx).Model(&User{}).
+		Where("NOT EXISTS (SELECT 1 FROM audit_events e WHERE e.action = ? AND e.target = CAST(users.id AS TEXT))", recordedBy).
+		Where("NOT EXISTS (SELECT 1 FROM user_authenticators b WHERE b.user_id = users.id AND b.authenticator_id = ?)", boundTo).
+		Count(&n).Error
 	return n, notFound(err, "count users outside the demo's")
 }
 

@@ -8,11 +8,13 @@ import (
 	"net"
 	"net/http"
 	"net/url"
+	"strconv"
 	"strings"
 	"time"
 
 	"github.com/gin-gonic/gin"
 
+	"gatehouse/auth"
 	"gatehouse/models"
 	"gatehouse/wecom/wecomtest"
 )
@@ -24,7 +26,8 @@ import (
 const (
 	demoPrefix            = "/_wecom"
 	demoAuthenticatorName = "wecom-demo"
-	demoMarker            = "system.demo" // audit action that marks a database as the demo's
+	demoMarker            = "system.demo"      // audit action that marks a database as the demo's
+	demoUserMarker        = "system.demo_user" // audit action naming (by id) a user demo mode created
 )
 
 // demoOrigin is where a demo visitor reaches Gatehouse: GATEHOUSE_BASE_URL, else localhost on the port.
@@ -67,7 +70,8 @@ const demoSeededUser = "zhangsan"
 // database first started in demo mode may have been used for real since, and the demo's simulator
 // (anyone may pick any member) and auto-signup must never reach real users. What demo mode creates:
 // the built-in password authenticator, its own WeCom authenticator (still pointing at the demo corp),
-// the first admin, the seeded user and users signed up through the demo authenticator.
+// the users it recorded (the first admin, the seeded user: see StartDemo) and users signed up through
+// the demo authenticator.
 func ClaimDemoDatabase(ctx context.Context, s *models.Store) error {
 	marked, err := s.CountEvents(ctx, demoMarker, time.Time{})
 	if err != nil {
@@ -101,7 +105,7 @@ func refuseRealData(ctx context.Context, s *models.Store, marked bool) error {
 	}
 	var users int64
 	if marked {
-		users, err = s.CountUsersOutside(ctx, []string{demoSeededUser}, demoID)
+		users, err = s.CountUsersOutside(ctx, demoUserMarker, demoID)
 	} else {
 		users, err = s.CountUsers(ctx)
 	}
@@ -181,8 +185,39 @@ func SeedDemo(ctx context.Context, s *models.Store, cfg Config) error {
 		if err := s.CreateUser(ctx, &u); err != nil {
 			return fmt.Errorf("seed demo user: %w", err)
 		}
+		return recordDemoUser(ctx, s, u)
 	}
 	return nil
+}
+
+// StartDemo prepares the database for demo mode, inside the migration lock: it claims the database
+// (refusing real data), creates the first admin, seeds the demo, and records the admin as the demo's
+// when the database was empty, so that a later demo start tells the demo's users from real ones.
+func StartDemo(ctx context.Context, s *models.Store, cfg Config, log *slog.Logger) error {
+	if err := ClaimDemoDatabase(ctx, s); err != nil {
+		return err
+	}
+	users, err := s.CountUsers(ctx)
+	if err != nil {
+		return err
+	}
+	if err := auth.EnsureFirstAdmin(ctx, s, cfg.AdminUsername, cfg.AdminPassword, log); err != nil {
+		return err
+	}
+	if users == 0 {
+		admin, err := s.UserByUsername(ctx, cfg.AdminUsername)
+		if err != nil {
+			return fmt.Errorf("demo's first admin: %w", err)
+		}
+		if err := recordDemoUser(ctx, s, admin); err != nil {
+			return err
+		}
+	}
+	return SeedDemo(ctx, s, cfg)
+}
+
+func recordDemoUser(ctx context.Context, s *models.Store, u models.User) error {
+	return s.Audit(ctx, models.Event{Action: demoUserMarker, Target: strconv.FormatInt(u.ID, 10), Detail: map[string]any{"username": u.Username}})
 }
 
 // logDemoGuide prints how to try every flow.

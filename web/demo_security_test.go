@@ -9,7 +9,6 @@ import (
 	"testing"
 	"time"
 
-	"gatehouse/auth"
 	"gatehouse/models"
 	"gatehouse/models/modelstest"
 	"gatehouse/web"
@@ -21,14 +20,9 @@ func startDemo(s *models.Store) error {
 	cfg, _ := web.LoadConfig(func(string) string { return "" })
 	cfg.SecretKey = []byte("test-secret-key-0123456789abcdef-0123456789")
 	cfg.Demo = true
+	cfg.AdminPassword = "first-admin-password"
 	return s.Migrate(context.Background(), func(ctx context.Context, s *models.Store) error {
-		if err := web.ClaimDemoDatabase(ctx, s); err != nil {
-			return err
-		}
-		if err := auth.EnsureFirstAdmin(ctx, s, "admin", "first-admin-password", slog.New(slog.NewTextHandler(io.Discard, nil))); err != nil {
-			return err
-		}
-		return web.SeedDemo(ctx, s, cfg)
+		return web.StartDemo(ctx, s, cfg, slog.New(slog.NewTextHandler(io.Discard, nil)))
 	})
 }
 
@@ -56,6 +50,15 @@ func TestSecurityDemoRefusesDatabaseUsedForReal(t *testing.T) {
 		}, false},
 		{"a demo database where a real user was added later", true, func(t *testing.T, s *models.Store) {
 			mustCreateUser(t, s, "real-person")
+		}, true},
+		{"a demo database whose demo admin and user were replaced by a real admin", true, func(t *testing.T, s *models.Store) {
+			real := models.User{Username: "alice", IsAdmin: true}
+			if err := s.CreateUser(ctx, &real); err != nil {
+				t.Fatal(err)
+			}
+			if err := s.DB().Where("username IN ?", []string{"admin", "zhangsan"}).Delete(&models.User{}).Error; err != nil {
+				t.Fatal(err)
+			}
 		}, true},
 		{"a demo database where a real WeCom authenticator was added later", true, func(t *testing.T, s *models.Store) {
 			a := models.Authenticator{Name: "acme", Type: models.TypeWeCom, Title: "Acme", Enabled: true,
