@@ -225,11 +225,32 @@ func createKeyFile(dir, path string) ([]byte, error) {
 	if err != nil {
 		return nil, fmt.Errorf("write secret key: %w", err)
 	}
-	switch err := os.Link(tmp.Name(), path); {
+	err = os.Link(tmp.Name(), path)
+	if err != nil && !errors.Is(err, os.ErrExist) {
+		err = writeKeyExclusive(path, key) // a file system without hard links
+	}
+	switch {
 	case errors.Is(err, os.ErrExist):
 		return readKeyFile(path) // another process made it first: use theirs
 	case err != nil:
 		return nil, fmt.Errorf("write secret key: %w", err)
 	}
 	return []byte(key), nil
+}
+
+// writeKeyExclusive creates path with key, failing with os.ErrExist if it exists. A crash while
+// writing leaves a short file, which the next start refuses rather than replaces.
+func writeKeyExclusive(path, key string) error {
+	f, err := os.OpenFile(path, os.O_WRONLY|os.O_CREATE|os.O_EXCL, 0o600)
+	if err != nil {
+		return err
+	}
+	_, err = f.WriteString(key + "\n")
+	if err == nil {
+		err = f.Sync()
+	}
+	if cerr := f.Close(); err == nil {
+		err = cerr
+	}
+	return err
 }
