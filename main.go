@@ -109,18 +109,18 @@ func open(ctx context.Context, getenv func(string) string, demo bool, log *slog.
 		return cfg, nil, err
 	}
 	err = store.Migrate(ctx, func(ctx context.Context, s *models.Store) error {
+		var err error
 		if cfg.Demo {
-			if err := web.ClaimDemoDatabase(ctx, s); err != nil {
-				return err
-			}
+			err = web.StartDemo(ctx, s, cfg, log)
+		} else {
+			err = auth.EnsureFirstAdmin(ctx, s, cfg.AdminUsername, cfg.AdminPassword, log)
 		}
-		if err := auth.EnsureFirstAdmin(ctx, s, cfg.AdminUsername, cfg.AdminPassword, log); err != nil {
+		if err != nil {
 			return err
 		}
-		if cfg.Demo {
-			return web.SeedDemo(ctx, s, cfg)
-		}
-		return nil
+		// After the demo's seed, which seals its (public) secret afresh: a demo database whose
+		// secret.key was lost still starts; any other database refuses a key that opens nothing.
+		return web.PrepareSealedSecrets(ctx, s, cfg, log)
 	})
 	if err != nil {
 		store.Close()

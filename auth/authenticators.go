@@ -122,15 +122,14 @@ func (s *WeComAuthenticators) validate(ctx context.Context, in WeComInput, a *mo
 	if len(bad) > 0 {
 		return bad
 	}
+	prevName := a.Name // the secret is sealed for the name: a rename re-seals it
 	a.Name, a.Type, a.Title, a.Description = in.Name, models.TypeWeCom, in.Title, strings.TrimSpace(in.Description)
 	a.Enabled, a.Sort, a.AutoLogin = in.Enabled, sort, in.AutoLogin && in.Enabled
 	a.Options.CorpID, a.Options.AgentID, a.Options.Origin = in.CorpID, agentID, origin
 	a.Options.RedirectPath, a.Options.MobileRedirectPath = in.RedirectPath, in.MobilePath
 	a.Options.AutoSignup, a.Options.APIBase = in.AutoSignup, apiBase
-	if secret != "" {
-		if a.SecretSealed, err = s.sealer.Seal(secret); err != nil {
-			return err
-		}
+	if a.SecretSealed, err = s.sealSecret(secret, prevName, *a); err != nil {
+		return err
 	}
 	return nil
 }

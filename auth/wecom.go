@@ -71,7 +71,7 @@ func (w *WeCom) Bases() WeComBases { return w.bases }
 
 // Config is the WeCom app of an authenticator, with its secret unsealed.
 func (w *WeCom) Config(a models.Authenticator) (wecom.Config, error) {
-	secret, err := w.sealer.Open(a.SecretSealed)
+	secret, err := w.sealer.Open(a.SecretSealed, models.AuthenticatorSecret(a.Name))
 	if err != nil {
 		return wecom.Config{}, fmt.Errorf("open secret of authenticator %q: %w", a.Name, err)
 	}

@@ -231,7 +231,7 @@ func benchSimRoundTrip(ctx context.Context, w *wecomWorld, g *Gatehouse) (testin
 	token := ""
 	for _, row := range rows {
 		if row.TokenSealed != "" {
-			if token, err = sealer.Open(row.TokenSealed); err != nil {
+			if token, err = sealer.Open(row.TokenSealed, models.WeComTokenFor(row.CacheKey)); err != nil {
 				return testing.BenchmarkResult{}, err
 			}
 		}

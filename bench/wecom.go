@@ -117,7 +117,7 @@ func newWeComWorld(ctx context.Context, o Options, instances int) (_ *wecomWorld
 	if err != nil {
 		return nil, err
 	}
-	sealed, err := sealer.Seal(benchSecret)
+	sealed, err := sealer.Seal(benchSecret, models.AuthenticatorSecret(benchAuthn))
 	if err != nil {
 		return nil, err
 	}

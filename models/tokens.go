@@ -73,7 +73,7 @@ func (c *TokenCache) Token(ctx context.Context, key string, fetch func(ctx conte
 		if err != nil {
 			return err
 		}
-		sealed, err := c.sealer.Seal(tok)
+		sealed, err := c.sealer.Seal(tok, WeComTokenFor(key))
 		if err != nil {
 			return err
 		}
@@ -105,7 +105,7 @@ func (c *TokenCache) tokenSQLite(ctx context.Context, key string, fetch func(ctx
 	if err != nil {
 		return "", err
 	}
-	sealed, err := c.sealer.Seal(tok)
+	sealed, err := c.sealer.Seal(tok, WeComTokenFor(key))
 	if err != nil {
 		return "", err
 	}
@@ -135,9 +135,9 @@ func (c *TokenCache) cached(ctx context.Context, q *gorm.DB, key string) (string
 	if row.TokenSealed == "" || !c.now().Before(row.ExpiresAt) {
 		return "", false, nil
 	}
-	tok, err := c.sealer.Open(row.TokenSealed)
+	tok, err := c.sealer.Open(row.TokenSealed, WeComTokenFor(key))
 	if err != nil {
-		return "", false, nil // sealed with a key no longer known: fetch a new one
+		return "", false, nil // sealed with a key no longer known, or for another key: fetch a new one
 	}
 	c.remember(key, tok, row.ExpiresAt)
 	return tok, true, nil

@@ -151,29 +151,106 @@ func parseOrigin(v string) (*url.URL, error) {
 	return u, nil
 }
 
-// ResolveSecretKey fills SecretKey in embedded mode from the data dir, generating it on first start.
+// ResolveSecretKey fills SecretKey in embedded mode from the data dir's secret.key, generating the file
+// only when it does not exist. A file that exists but cannot be read, or does not hold a key, stops
+// start-up: generating a new key over it would make every sealed WeCom secret unreadable.
 func (c *Config) ResolveSecretKey() error {
 	if len(c.SecretKey) > 0 {
 		return nil
 	}
 	path := filepath.Join(c.DataDir, "secret.key")
+	key, err := readKeyFile(path)
+	if errors.Is(err, os.ErrNotExist) {
+		key, err = createKeyFile(c.DataDir, path)
+	}
+	if err != nil {
+		return err
+	}
+	c.SecretKey = key
+	return nil
+}
+
+// keyFileAdvice ends every refusal of the key file: what to do, and what not to.
+const keyFileAdvice = "restore it from a backup or set GATEHOUSE_SECRET_KEY to the deployment's key; delete it only if the database holds no WeCom secrets (a new key cannot open them)"
+
+// readKeyFile reads a key file as Gatehouse writes it (one line of at least 32 printable characters;
+// Gatehouse writes 64 hex digits). A missing file is os.ErrNotExist; anything else wrong is a
+// *ConfigError that names the file but never shows its content.
+func readKeyFile(path string) ([]byte, error) {
 	b, err := os.ReadFile(path)
-	if err == nil && len(strings.TrimSpace(string(b))) >= 32 {
-		c.SecretKey = []byte(strings.TrimSpace(string(b)))
-		return nil
+	if errors.Is(err, os.ErrNotExist) {
+		return nil, err
 	}
-	if err != nil && !errors.Is(err, os.ErrNotExist) {
-		return fmt.Errorf("read secret key: %w", err)
+	if err != nil {
+		var pe *os.PathError
+		if errors.As(err, &pe) {
+			err = pe.Err
+		}
+		return nil, &ConfigError{Var: "GATEHOUSE_SECRET_KEY", Reason: fmt.Sprintf("the key file %s cannot be read (%v): fix its permissions, or %s", path, err, keyFileAdvice)}
 	}
-	if err := os.MkdirAll(c.DataDir, 0o700); err != nil {
-		return fmt.Errorf("create data dir: %w", err)
+	key := strings.TrimSpace(string(b))
+	for _, r := range []byte(key) {
+		if r < 0x21 || r > 0x7e {
+			return nil, &ConfigError{Var: "GATEHOUSE_SECRET_KEY", Reason: fmt.Sprintf("the key file %s is corrupt (it holds bytes other than one line of printable characters): %s", path, keyFileAdvice)}
+		}
+	}
+	if len(key) < 32 {
+		return nil, &ConfigError{Var: "GATEHOUSE_SECRET_KEY", Reason: fmt.Sprintf("the key file %s holds %d bytes, not a key of at least 32 (empty or cut short): %s", path, len(key), keyFileAdvice)}
+	}
+	return []byte(key), nil
+}
+
+// createKeyFile writes a new random key without ever replacing a file: it is written in full under a
+// temporary name, then linked into place, so a crash leaves no half-written key and two processes
+// starting together end up with the same key.
+func createKeyFile(dir, path string) ([]byte, error) {
+	if err := os.MkdirAll(dir, 0o700); err != nil {
+		return nil, fmt.Errorf("create data dir: %w", err)
 	}
 	raw := make([]byte, 32)
 	rand.Read(raw)
 	key := hex.EncodeToString(raw)
-	if err := os.WriteFile(path, []byte(key+"\n"), 0o600); err != nil {
-		return fmt.Errorf("write secret key: %w", err)
+	tmp, err := os.CreateTemp(dir, ".secret.key-*")
+	if err != nil {
+		return nil, fmt.Errorf("write secret key: %w", err)
 	}
-	c.SecretKey = []byte(key)
-	return nil
+	defer os.Remove(tmp.Name())
+	_, err = tmp.WriteString(key + "\n")
+	if err == nil {
+		err = tmp.Sync()
+	}
+	if cerr := tmp.Close(); err == nil {
+		err = cerr
+	}
+	if err != nil {
+		return nil, fmt.Errorf("write secret key: %w", err)
+	}
+	err = os.Link(tmp.Name(), path)
+	if err != nil && !errors.Is(err, os.ErrExist) {
+		err = writeKeyExclusive(path, key) // a file system without hard links
+	}
+	switch {
+	case errors.Is(err, os.ErrExist):
+		return readKeyFile(path) // another process made it first: use theirs
+	case err != nil:
+		return nil, fmt.Errorf("write secret key: %w", err)
+	}
+	return []byte(key), nil
+}
+
+// writeKeyExclusive creates path with key, failing with os.ErrExist if it exists. A crash while
+// writing leaves a short file, which the next start refuses rather than replaces.
+func writeKeyExclusive(path, key string) error {
+	f, err := os.OpenFile(path, os.O_WRONLY|os.O_CREATE|os.O_EXCL, 0o600)
+	if err != nil {
+		return err
+	}
+	_, err = f.WriteString(key + "\n")
+	if err == nil {
+		err = f.Sync()
+	}
+	if cerr := f.Close(); err == nil {
+		err = cerr
+	}
+	return err
 }

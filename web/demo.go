@@ -8,11 +8,13 @@ import (
 	"net"
 	"net/http"
 	"net/url"
+	"strconv"
 	"strings"
 	"time"
 
 	"github.com/gin-gonic/gin"
 
+	"gatehouse/auth"
 	"gatehouse/models"
 	"gatehouse/wecom/wecomtest"
 )
@@ -24,7 +26,8 @@ import (
 const (
 	demoPrefix            = "/_wecom"
 	demoAuthenticatorName = "wecom-demo"
-	demoMarker            = "system.demo" // audit action that marks a database as the demo's
+	demoMarker            = "system.demo"      // audit action that marks a database as the demo's
+	demoUserMarker        = "system.demo_user" // audit action naming (by id) a user demo mode created
 )
 
 // demoOrigin is where a demo visitor reaches Gatehouse: GATEHOUSE_BASE_URL, else localhost on the port.
@@ -57,26 +60,89 @@ func mountDemo(r *gin.Engine, sim http.Handler) {
 }
 
 // ErrNotDemoDatabase stops demo mode on a database that holds someone's real data.
-var ErrNotDemoDatabase = &ConfigError{Var: "GATEHOUSE_DEMO", Reason: "the database already holds data that the demo did not create; demo mode needs an empty database (another GATEHOUSE_DATA_DIR or DATABASE_URL)"}
+var ErrNotDemoDatabase = &ConfigError{Var: "GATEHOUSE_DEMO", Reason: "the database holds users or authenticators that demo mode did not create; demo mode needs an empty database or one only the demo used (another GATEHOUSE_DATA_DIR or DATABASE_URL)"}
 
-// ClaimDemoDatabase marks an empty database as the demo's, before anything else writes to it. A
-// database that has users but no demo marker holds real data: the demo refuses to touch it.
+// demoSeededUser is the Gatehouse user SeedDemo creates, matched by mobile to the demo member zhangsan.
+const demoSeededUser = "zhangsan"
+
+// ClaimDemoDatabase marks an empty database as the demo's, before anything else writes to it, and
+// refuses a database holding anything demo mode did not create. The marker alone is not enough: a
+// database first started in demo mode may have been used for real since, and the demo's simulator
+// (anyone may pick any member) and auto-signup must never reach real users. What demo mode creates:
+// the built-in password authenticator, its own WeCom authenticator (still pointing at the demo corp),
+// the users it recorded (the first admin, the seeded user: see StartDemo) and users signed up through
+// the demo authenticator.
 func ClaimDemoDatabase(ctx context.Context, s *models.Store) error {
-	users, err := s.CountUsers(ctx)
-	if err != nil {
-		return err
-	}
 	marked, err := s.CountEvents(ctx, demoMarker, time.Time{})
 	if err != nil {
 		return err
 	}
-	if users > 0 && marked == 0 {
-		return ErrNotDemoDatabase
+	if err := refuseRealData(ctx, s, marked > 0); err != nil {
+		return err
 	}
 	if marked > 0 {
 		return nil
 	}
 	return s.Audit(ctx, models.Event{Action: demoMarker, Target: "demo"})
+}
+
+// refuseRealData returns ErrNotDemoDatabase if s holds an authenticator or a user demo mode did not
+// create; on a database not yet marked as the demo's, any user is real.
+func refuseRealData(ctx context.Context, s *models.Store, marked bool) error {
+	auths, err := s.Authenticators(ctx)
+	if err != nil {
+		return err
+	}
+	var demoID int64
+	for _, a := range auths {
+		switch {
+		case isDemoAuthenticator(a):
+			demoID = a.ID
+		case a.Type == models.TypePassword && a.Name == models.PasswordAuthenticatorName:
+		default:
+			return ErrNotDemoDatabase
+		}
+	}
+	var users int64
+	if marked {
+		users, err = s.CountUsersOutside(ctx, demoUserMarker, demoID)
+	} else {
+		users, err = s.CountUsers(ctx)
+	}
+	if err != nil {
+		return err
+	}
+	if users > 0 {
+		return ErrNotDemoDatabase
+	}
+	return nil
+}
+
+// isDemoAuthenticator tells whether a is the demo's own WeCom authenticator, still pointing at the
+// simulated corp (an admin may have re-pointed it at a real corp: then it is real data).
+func isDemoAuthenticator(a models.Authenticator) bool {
+	return a.Name == demoAuthenticatorName && a.IsWeCom() && a.Options.CorpID == wecomtest.DemoCorpID && a.Options.APIBase == ""
+}
+
+// RetireDemo runs when the server starts without demo mode: the demo's authenticator signs in through
+// the in-process simulator, which is not running, and its auto login would send every visitor there.
+// It is disabled with its auto login, once, with one log line and an audit event.
+func RetireDemo(ctx context.Context, s *models.Store, log *slog.Logger) error {
+	a, err := s.AuthenticatorByName(ctx, demoAuthenticatorName)
+	if errors.Is(err, models.ErrNotFound) || err == nil && !isDemoAuthenticator(a) {
+		return nil
+	}
+	if err != nil {
+		return err
+	}
+	changed, passwordEnabled, err := s.RetireAuthenticator(ctx, a.ID)
+	if err != nil || !changed {
+		return err
+	}
+	log.Warn("demo mode is off: disabled the demo WeCom authenticator and its auto login (it signs in through the simulator, which runs only in demo mode)",
+		"authenticator", a.Name, "password_authenticator_enabled", passwordEnabled)
+	return s.Audit(ctx, models.Event{Action: models.ActionAuthUpdate, Target: a.Name,
+		Detail: map[string]any{"reason": "demo_mode_off", "enabled": false, "auto_login": false, "password_authenticator_enabled": passwordEnabled}})
 }
 
 // SeedDemo adds the demo's WeCom authenticator and the Gatehouse user whose mobile matches a demo
@@ -86,7 +152,7 @@ func SeedDemo(ctx context.Context, s *models.Store, cfg Config) error {
 	if err != nil {
 		return err
 	}
-	sealed, err := sealer.Seal(wecomtest.DemoSecret)
+	sealed, err := sealer.Seal(wecomtest.DemoSecret, models.AuthenticatorSecret(demoAuthenticatorName))
 	if err != nil {
 		return err
 	}
@@ -100,9 +166,11 @@ func SeedDemo(ctx context.Context, s *models.Store, cfg Config) error {
 	case err != nil:
 		return err
 	}
-	// The origin follows the demo's address, which may change between runs.
+	// The origin follows the demo's address, which may change between runs; a start without demo mode
+	// disabled it (RetireDemo), so it is enabled again, with auto login.
 	a.SecretSealed = sealed
 	a.Options.Origin = demoOrigin(cfg)
+	a.Enabled, a.AutoLogin = true, true
 	if a.ID == 0 {
 		err = s.CreateAuthenticator(ctx, &a)
 	} else {
@@ -111,14 +179,45 @@ func SeedDemo(ctx context.Context, s *models.Store, cfg Config) error {
 	if err != nil && !errors.Is(err, models.ErrAutoLoginTaken) {
 		return fmt.Errorf("seed demo authenticator: %w", err)
 	}
-	if _, err := s.UserByUsername(ctx, "zhangsan"); errors.Is(err, models.ErrNotFound) {
+	if _, err := s.UserByUsername(ctx, demoSeededUser); errors.Is(err, models.ErrNotFound) {
 		mobile := "+8613800000001"
-		u := models.User{Username: "zhangsan", Nickname: "张三 (Zhang San)", Email: "zhangsan@demo.example", Mobile: &mobile}
+		u := models.User{Username: demoSeededUser, Nickname: "张三 (Zhang San)", Email: "zhangsan@demo.example", Mobile: &mobile}
 		if err := s.CreateUser(ctx, &u); err != nil {
 			return fmt.Errorf("seed demo user: %w", err)
 		}
+		return recordDemoUser(ctx, s, u)
 	}
 	return nil
+}
+
+// StartDemo prepares the database for demo mode, inside the migration lock: it claims the database
+// (refusing real data), creates the first admin, seeds the demo, and records the admin as the demo's
+// when the database was empty, so that a later demo start tells the demo's users from real ones.
+func StartDemo(ctx context.Context, s *models.Store, cfg Config, log *slog.Logger) error {
+	if err := ClaimDemoDatabase(ctx, s); err != nil {
+		return err
+	}
+	users, err := s.CountUsers(ctx)
+	if err != nil {
+		return err
+	}
+	if err := auth.EnsureFirstAdmin(ctx, s, cfg.AdminUsername, cfg.AdminPassword, log); err != nil {
+		return err
+	}
+	if users == 0 {
+		admin, err := s.UserByUsername(ctx, cfg.AdminUsername)
+		if err != nil {
+			return fmt.Errorf("demo's first admin: %w", err)
+		}
+		if err := recordDemoUser(ctx, s, admin); err != nil {
+			return err
+		}
+	}
+	return SeedDemo(ctx, s, cfg)
+}
+
+func recordDemoUser(ctx context.Context, s *models.Store, u models.User) error {
+	return s.Audit(ctx, models.Event{Action: demoUserMarker, Target: strconv.FormatInt(u.ID, 10), Detail: map[string]any{"username": u.Username}})
 }
 
 // logDemoGuide prints how to try every flow.

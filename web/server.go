@@ -73,6 +73,8 @@ func New(cfg Config, store *models.Store, log *slog.Logger, opts Options) (*Serv
 		demoSim = sim
 		base := demoOrigin(cfg) + demoPrefix
 		cfg.WeComAPIBase, cfg.WeComOAuthBase, cfg.WeComLoginBase = base, base, base
+	} else if err := RetireDemo(context.Background(), store, log); err != nil {
+		return nil, fmt.Errorf("retire the demo authenticator: %w", err)
 	}
 	secure := cfg.BaseURL != nil && cfg.BaseURL.Scheme == "https"
 	sealer, err := models.NewSealer(cfg.SecretKey, cfg.PreviousKeys...)

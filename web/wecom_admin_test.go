@@ -105,7 +105,7 @@ func TestWeComAdminCreate(t *testing.T) {
 				t.Errorf("saved %+v", a)
 			}
 			sealer, _ := models.NewSealer(w.app.Config.SecretKey)
-			if plain, err := sealer.Open(a.SecretSealed); err != nil || plain != secret {
+			if plain, err := sealer.Open(a.SecretSealed, models.AuthenticatorSecret(a.Name)); err != nil || plain != secret {
 				t.Errorf("sealed secret opens to %q, %v", plain, err)
 			}
 			page := c.Get(r.Location())
@@ -298,7 +298,7 @@ func TestWeComAdminEditSecret(t *testing.T) {
 			edit(map[string]string{"secret": newSecret})
 			got, _ = w.app.Store.AuthenticatorByID(ctx, w.a.ID)
 			sealer, _ := models.NewSealer(w.app.Config.SecretKey)
-			if plain, _ := sealer.Open(got.SecretSealed); plain != newSecret {
+			if plain, _ := sealer.Open(got.SecretSealed, models.AuthenticatorSecret(got.Name)); plain != newSecret {
 				t.Errorf("secret not replaced")
 			}
 			if r := signIn(); r.Outcome() != "wecom_error" || !strings.Contains(r.Body, "40001") {

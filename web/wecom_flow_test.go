@@ -178,7 +178,7 @@ func cachedTokens(t *testing.T, app *webtest.App) []string {
 		if r.TokenSealed == "" {
 			continue
 		}
-		tok, err := sealer.Open(r.TokenSealed)
+		tok, err := sealer.Open(r.TokenSealed, models.WeComTokenFor(r.CacheKey))
 		if err != nil {
 			t.Fatal(err)
 		}

@@ -154,7 +154,7 @@ func (a *App) CreateWeComAuthenticator(w WeComAuthenticator) models.Authenticato
 	if err != nil {
 		a.T.Fatal(err)
 	}
-	sealed, err := sealer.Seal(w.Secret)
+	sealed, err := sealer.Seal(w.Secret, models.AuthenticatorSecret(w.Name))
 	if err != nil {
 		a.T.Fatal(err)
 	}
