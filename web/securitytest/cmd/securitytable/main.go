@@ -172,8 +172,22 @@ func (r *run) printFailures(w io.Writer) {
 	}
 }
 
+// print writes the table, grouped by test and then by attack, so that one attack's rows on SQLite and
+// PostgreSQL sit together; the test column names the top-level test and the database.
 func print(w io.Writer, rows []row, markdown bool) {
-	sort.SliceStable(rows, func(i, j int) bool { return rows[i].test < rows[j].test })
+	for i := range rows {
+		rows[i].test = testLabel(rows[i].test)
+	}
+	sort.SliceStable(rows, func(i, j int) bool {
+		a, b := rows[i], rows[j]
+		if ta, tb := strings.Fields(a.test)[1], strings.Fields(b.test)[1]; ta != tb {
+			return ta < tb
+		}
+		if a.attack != b.attack {
+			return a.attack < b.attack
+		}
+		return a.test < b.test
+	})
 	if markdown {
 		fmt.Fprintln(w, "| attack | expected | observed | result | test |\n|---|---|---|---|---|")
 		for _, r := range rows {
@@ -184,7 +198,7 @@ func print(w io.Writer, rows []row, markdown bool) {
 	tw := tabwriter.NewWriter(w, 0, 4, 2, ' ', 0)
 	fmt.Fprintln(tw, "ATTACK\tEXPECTED\tOBSERVED\tRESULT\tTEST")
 	for _, r := range rows {
-		fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\n", cut(r.attack, 70), cut(r.expected, 40), cut(r.observed, 40), r.result, r.test)
+		fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\n", cut(r.attack, 100), cut(r.expected, 45), cut(r.observed, 45), r.result, r.test)
 	}
 	tw.Flush()
 }
@@ -198,6 +212,20 @@ func count(rows []row) (passed, failed int) {
 		}
 	}
 	return passed, failed
+}
+
+// testLabel shortens "web TestX/postgres/some_row" to "web TestX [postgres]": the attack column already
+// says which row it is.
+func testLabel(test string) string {
+	pkg, name, _ := strings.Cut(test, " ")
+	parts := strings.Split(name, "/")
+	label := pkg + " " + parts[0]
+	for _, p := range parts[1:] {
+		if p == "sqlite" || p == "postgres" {
+			label += " [" + p + "]"
+		}
+	}
+	return label
 }
 
 func seed(test string) bool {
