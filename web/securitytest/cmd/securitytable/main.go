@@ -77,6 +77,8 @@ func read(in io.Reader) (*run, error) {
 		}
 		key := e.Package + " " + e.Test
 		switch e.Action {
+		case "build-output": // compiler errors (go 1.24+ reports them in the JSON stream)
+			fmt.Print(e.Output)
 		case "run":
 			r.order = append(r.order, key)
 		case "output":
