@@ -334,3 +334,56 @@ func TestSecurityCrossSitePosts(t *testing.T) {
 		}
 	})
 }
+
+// publicRoutes are the routes an anonymous visitor may use; every other route must send them to sign
+// in. A route added without a guard fails TestSecurityEveryOtherRouteNeedsSignIn until it is either
+// guarded or listed here on purpose.
+var publicRoutes = []string{
+	"GET /", "GET /signin", "POST /signin", "POST /lang",
+	"GET /healthz", "GET /readyz", "GET /metrics", "GET /static/*file",
+}
+
+// publicPrefixes hold routes that are anonymous by nature: sign-in flows and protocols whose callers
+// have no Gatehouse session (WeCom's redirects, relying parties), and the demo's simulator.
+var publicPrefixes = []string{"/auth/", "/oidc/", "/_demo/", "/_wecom/"}
+
+func isPublic(method, path string) bool {
+	if contains(publicRoutes, method+" "+path) {
+		return true
+	}
+	for _, p := range publicPrefixes {
+		if strings.HasPrefix(path, p) {
+			return true
+		}
+	}
+	return false
+}
+
+// TestSecurityEveryOtherRouteNeedsSignIn: default deny. Every route that is not public on purpose
+// sends an anonymous visitor to sign in, whatever group it was added to.
+func TestSecurityEveryOtherRouteNeedsSignIn(t *testing.T) {
+	t.Parallel()
+	webtest.ForEach(t, func(t *testing.T, app *webtest.App) {
+		w := newSecWorld(t, app)
+		routes := w.routes(t, func(method, path string) bool { return !isPublic(method, path) })
+		seen := tally{}
+		for _, rt := range routes {
+			c := app.Client()
+			var r *webtest.Response
+			if rt.method == http.MethodPost {
+				r = c.Post(rt.path, nil)
+			} else {
+				r = c.Get(rt.path)
+			}
+			if r.StatusCode == http.StatusSeeOther && strings.HasPrefix(r.Location(), "/signin") {
+				seen["303 to sign-in"]++
+				continue
+			}
+			seen[fmt.Sprintf("%s %d", rt, r.StatusCode)]++
+			t.Errorf("%s (route %s) answers an anonymous visitor with %d: guard it, or add it to publicRoutes if it is meant to be public",
+				rt, rt.pattern, r.StatusCode)
+		}
+		securitytest.Report(t, fmt.Sprintf("every route that is not public (%d) as anonymous", len(routes)),
+			fmt.Sprintf("303 to sign-in ×%d", len(routes)), seen.String())
+	})
+}
