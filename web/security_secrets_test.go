@@ -16,6 +16,7 @@ import (
 	"gatehouse/web/securitytest"
 	"gatehouse/web/webtest"
 	"gatehouse/wecom"
+	"gatehouse/wecom/wecomtest"
 )
 
 // secrets is every secret a scenario handled, by kind, to search for in what Gatehouse shows.
@@ -86,6 +87,8 @@ func (s *leakScenario) wecomSignIn(t *testing.T, ua, member string) {
 	t.Helper()
 	c := s.w.app.Client()
 	c.UserAgent = ua
+	c.Header(wecomtest.MemberHeader, member)
+	s.see(c.Get("/auth/wecom/corp/start?redirect=/account")) // its headers; the sign-in starts again below
 	callback := s.w.toCallback(t, c, member, "/auth/wecom/corp/start?redirect=/account")
 	u, _ := url.Parse(callback)
 	s.secrets.add("OAuth codes", u.Query().Get("code"))
