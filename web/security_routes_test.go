@@ -96,6 +96,14 @@ var pathVariants = []struct {
 	{"; after admin", func(p string) string { return "/admin;" + strings.TrimPrefix(p, "/admin") }},
 	{"; at the end", func(p string) string { return p + ";x" }},
 	{"encoded slash at the end", func(p string) string { return p + "%2f" }},
+	{"/. at the end", func(p string) string { return p + "/." }},
+	{"/%2e at the end", func(p string) string { return p + "/%2e" }},
+	{"backslash for a slash", func(p string) string {
+		if rest := strings.TrimPrefix(p, "/admin"); rest != "" {
+			return "/admin" + strings.Replace(rest, "/", "\\", 1)
+		}
+		return "/admin\\"
+	}},
 	// A trailing-slash redirect must not turn these into a Location on another host.
 	{"//evil.example prefix and trailing slash", func(p string) string { return "//evil.example" + p + "/" }},
 	{"/\\evil.example prefix and trailing slash", func(p string) string { return "/\\evil.example" + p + "/" }},
