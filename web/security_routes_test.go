@@ -277,70 +277,83 @@ func stripSessionsAndAudit(s string) string {
 // TestSecurityCrossSitePosts: every POST route (from the router's own table) sent from another site is
 // refused with 403 before any handler runs, for an admin's browser and an anonymous one, and changes
 // nothing at all (not even a session's last-seen time); the same POST from the site works.
+//
+// Demo mode runs too: it adds POST routes of its own (the WeCom-client toggle, the simulator's pages).
 func TestSecurityCrossSitePosts(t *testing.T) {
 	t.Parallel()
-	webtest.ForEach(t, func(t *testing.T, app *webtest.App) {
-		w := newSecWorld(t, app)
-		posts := w.routes(t, func(method, _ string) bool { return method == http.MethodPost })
-		// Forms that would do harm if accepted, so that "nothing changed" means something.
-		forms := map[string]url.Values{
-			"/signin":      fxForm("username", "root", "password", fxPassword),
-			"/lang":        fxForm("lang", "zh"),
-			"/admin/users": fxForm("username", "csrf-made", "password", "csrf-password", "is_admin", "on"),
-			"/admin/users/" + strconv.FormatInt(w.member.ID, 10):                    fxForm("nickname", "pwned", "is_admin", "on"),
-			"/admin/authenticators":                                                 fxForm("type", "wecom", "name", "evil", "title", "Evil", "corp_id", "ww9", "agent_id", "1", "secret", "x", "origin", "http://127.0.0.1", "enabled", "on"),
-			"/admin/authenticators/" + strconv.FormatInt(w.auth.ID, 10):             fxForm("name", "corp", "title", "Hijacked", "corp_id", "ww1", "agent_id", "1000002", "secret", "attacker", "origin", app.URL()),
-			"/admin/authenticators/" + strconv.FormatInt(w.auth.ID, 10) + "/delete": fxForm("confirm", "yes"),
-			"/admin/authenticators/" + strconv.FormatInt(w.auth.ID, 10) + "/move":   fxForm("direction", "up"),
-		}
-		headers := []struct {
+	webtest.ForEach(t, crossSitePosts)
+	t.Run("demo", func(t *testing.T) { webtest.ForEach(t, crossSitePosts, webtest.WithDemo()) })
+}
+
+// mode prefixes a row of a test that also runs in demo mode.
+func mode(app *webtest.App) string {
+	if app.Config.Demo {
+		return "demo mode: "
+	}
+	return ""
+}
+
+func crossSitePosts(t *testing.T, app *webtest.App) {
+	w := newSecWorld(t, app)
+	posts := w.routes(t, func(method, _ string) bool { return method == http.MethodPost })
+	// Forms that would do harm if accepted, so that "nothing changed" means something.
+	forms := map[string]url.Values{
+		"/signin":      fxForm("username", "root", "password", fxPassword),
+		"/lang":        fxForm("lang", "zh"),
+		"/admin/users": fxForm("username", "csrf-made", "password", "csrf-password", "is_admin", "on"),
+		"/admin/users/" + strconv.FormatInt(w.member.ID, 10):                    fxForm("nickname", "pwned", "is_admin", "on"),
+		"/admin/authenticators":                                                 fxForm("type", "wecom", "name", "evil", "title", "Evil", "corp_id", "ww9", "agent_id", "1", "secret", "x", "origin", "http://127.0.0.1", "enabled", "on"),
+		"/admin/authenticators/" + strconv.FormatInt(w.auth.ID, 10):             fxForm("name", "corp", "title", "Hijacked", "corp_id", "ww1", "agent_id", "1000002", "secret", "attacker", "origin", app.URL()),
+		"/admin/authenticators/" + strconv.FormatInt(w.auth.ID, 10) + "/delete": fxForm("confirm", "yes"),
+		"/admin/authenticators/" + strconv.FormatInt(w.auth.ID, 10) + "/move":   fxForm("direction", "up"),
+	}
+	headers := []struct {
+		name string
+		set  func(h http.Header)
+	}{
+		{"Sec-Fetch-Site cross-site", func(h http.Header) { h.Set("Sec-Fetch-Site", "cross-site"); h.Set("Origin", "https://evil.example") }},
+		{"foreign Origin without Sec-Fetch-Site", func(h http.Header) { h.Set("Origin", "https://evil.example") }},
+		{"Sec-Fetch-Site same-site (a sibling subdomain)", func(h http.Header) { h.Set("Sec-Fetch-Site", "same-site") }},
+		{"Origin null (sandboxed frame)", func(h http.Header) { h.Set("Origin", "null") }},
+	}
+	before := fxSnapshot(t, app)
+	for _, hd := range headers {
+		for _, who := range []struct {
 			name string
-			set  func(h http.Header)
-		}{
-			{"Sec-Fetch-Site cross-site", func(h http.Header) { h.Set("Sec-Fetch-Site", "cross-site"); h.Set("Origin", "https://evil.example") }},
-			{"foreign Origin without Sec-Fetch-Site", func(h http.Header) { h.Set("Origin", "https://evil.example") }},
-			{"Sec-Fetch-Site same-site (a sibling subdomain)", func(h http.Header) { h.Set("Sec-Fetch-Site", "same-site") }},
-			{"Origin null (sandboxed frame)", func(h http.Header) { h.Set("Origin", "null") }},
-		}
-		before := fxSnapshot(t, app)
-		for _, hd := range headers {
-			for _, who := range []struct {
-				name string
-				c    *webtest.Client
-			}{{"admin", w.adminClient}, {"anonymous", app.Client()}} {
-				t.Run(who.name+" "+hd.name, func(t *testing.T) {
-					seen := tally{}
-					for _, rt := range posts {
-						req, err := http.NewRequest(http.MethodPost, app.URL()+rt.path, strings.NewReader(forms[rt.path].Encode()))
-						if err != nil {
-							t.Fatal(err)
-						}
-						req.Header.Set("Content-Type", "application/x-www-form-urlencoded")
-						hd.set(req.Header)
-						r := who.c.Do(req)
-						got := strconv.Itoa(r.StatusCode)
-						if r.Header.Get("Set-Cookie") != "" {
-							got += " with a cookie"
-						}
-						seen[got]++
-						if got != "403" {
-							t.Errorf("%s: %s, want 403", rt, got)
-						}
+			c    *webtest.Client
+		}{{"admin", w.adminClient}, {"anonymous", app.Client()}} {
+			t.Run(who.name+" "+hd.name, func(t *testing.T) {
+				seen := tally{}
+				for _, rt := range posts {
+					req, err := http.NewRequest(http.MethodPost, app.URL()+rt.path, strings.NewReader(forms[rt.path].Encode()))
+					if err != nil {
+						t.Fatal(err)
 					}
-					securitytest.Report(t, fmt.Sprintf("POST routes (%d) as %s, %s", len(posts), who.name, hd.name),
-						fmt.Sprintf("403 ×%d", len(posts)), seen.String())
-				})
-			}
+					req.Header.Set("Content-Type", "application/x-www-form-urlencoded")
+					hd.set(req.Header)
+					r := who.c.Do(req)
+					got := strconv.Itoa(r.StatusCode)
+					if r.Header.Get("Set-Cookie") != "" {
+						got += " with a cookie"
+					}
+					seen[got]++
+					if got != "403" {
+						t.Errorf("%s: %s, want 403", rt, got)
+					}
+				}
+				securitytest.Report(t, fmt.Sprintf("%sPOST routes (%d) as %s, %s", mode(app), len(posts), who.name, hd.name),
+					fmt.Sprintf("403 ×%d", len(posts)), seen.String())
+			})
 		}
-		securitytest.Report(t, "cross-site POSTs change data", "every table unchanged", unchanged(fxSnapshot(t, app) == before, "every table"))
-		if r := w.adminClient.Get("/admin"); r.StatusCode != http.StatusOK {
-			t.Fatalf("the admin was signed out by a cross-site POST: %d", r.StatusCode)
-		}
-		// The same request from the site itself goes through (the refusal is about the origin).
-		if r := w.adminClient.Post("/admin/users/"+strconv.FormatInt(w.member.ID, 10)+"/sessions/revoke", nil); r.StatusCode != http.StatusSeeOther {
-			t.Fatalf("same-origin POST: %d", r.StatusCode)
-		}
-	})
+	}
+	securitytest.Report(t, mode(app)+"cross-site POSTs change data", "every table unchanged", unchanged(fxSnapshot(t, app) == before, "every table"))
+	if r := w.adminClient.Get("/admin"); r.StatusCode != http.StatusOK {
+		t.Fatalf("the admin was signed out by a cross-site POST: %d", r.StatusCode)
+	}
+	// The same request from the site itself goes through (the refusal is about the origin).
+	if r := w.adminClient.Post("/admin/users/"+strconv.FormatInt(w.member.ID, 10)+"/sessions/revoke", nil); r.StatusCode != http.StatusSeeOther {
+		t.Fatalf("same-origin POST: %d", r.StatusCode)
+	}
 }
 
 // publicRoutes are the routes an anonymous visitor may use; every other route must send them to sign
