@@ -6,11 +6,14 @@ import (
 	"testing"
 
 	"gatehouse/auth"
+	"gatehouse/web/securitytest"
 )
 
 const fallback = "/home"
 
-func TestSafeRedirect(t *testing.T) {
+// TestSecuritySafeRedirect: the rule behind every redirect target Gatehouse accepts (DESIGN.md §6).
+// TestSecurityOpenRedirect in web/ tries the same attacks through the real routes.
+func TestSecuritySafeRedirect(t *testing.T) {
 	tests := []struct {
 		name, target, want string
 	}{
@@ -46,12 +49,17 @@ func TestSafeRedirect(t *testing.T) {
 		{"scheme-less host with colon falls back", "evil.com:80/x", fallback},
 		{"line separator falls back", "/a\u2028b", fallback},
 		{"very long path falls back", "/" + strings.Repeat("a", 3000), fallback},
+		{"scheme without slashes falls back", "https:evil.com", fallback},
+		{"scheme with one slash falls back", "https:/evil.com", fallback},
+		{"upper-case scheme falls back", "HTTPS://evil.com", fallback},
+		{"encoded tab inside double slash falls back", "/%09/evil.com", fallback},
+		{"fullwidth solidus look-alike falls back", "／／evil.com", fallback},
+		{"ideographic full stop look-alike falls back", "。evil.com", fallback},
+		{"division slash look-alike is a local path", "/\u2215evil.com", "/\u2215evil.com"},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			if got := auth.SafeRedirect(tt.target, fallback); got != tt.want {
-				t.Fatalf("SafeRedirect(%q) = %q, want %q", tt.target, got, tt.want)
-			}
+			securitytest.Report(t, "SafeRedirect: "+tt.name, tt.want, auth.SafeRedirect(tt.target, fallback))
 		})
 	}
 }

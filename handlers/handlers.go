@@ -10,6 +10,7 @@ import (
 	"net/http"
 	"net/url"
 	"strconv"
+	"strings"
 	"sync"
 	"time"
 
@@ -118,10 +119,19 @@ func (h *Handlers) CrossOriginDenied(w http.ResponseWriter, r *http.Request) {
 		Actions: []views.Link{{Label: t.T("error.home"), URL: "/", Primary: true}}}).Render(r.Context(), w)
 }
 
+// returnPath is where the language switch returns to: this page, except under /auth/, whose query
+// holds an OAuth code and state that must never be written into a page (and cannot be used twice).
+func returnPath(r *http.Request) string {
+	if strings.HasPrefix(r.URL.Path, "/auth/") {
+		return "/signin"
+	}
+	return r.URL.RequestURI()
+}
+
 // page builds the layout data of a page whose title is the translation of titleID.
 func (h *Handlers) page(c *gin.Context, titleID string, nav string) views.Page {
 	t := h.T(c)
-	p := views.Page{T: t, Title: t.T(titleID), Path: c.Request.URL.RequestURI(), Asset: h.Assets.URL, Nav: nav, Flash: h.takeFlash(c)}
+	p := views.Page{T: t, Title: t.T(titleID), Path: returnPath(c.Request), Asset: h.Assets.URL, Nav: nav, Flash: h.takeFlash(c)}
 	if u, ok := CurrentUser(c); ok {
 		p.User = &u
 	}
