@@ -127,16 +127,16 @@ func (s *Server) Run(ctx context.Context) error {
 	return s.Serve(ctx, ln)
 }
 
+// maxHeaderBytes bounds a request's header block (Go's default is 1 MB). A browser sends a few KiB:
+// each cookie is capped at 4 KiB by browsers and Gatehouse sets about five small ones, but with
+// GATEHOUSE_COOKIE_DOMAIN the other apps' cookies of the parent domain arrive too. 32 KiB is four
+// times nginx's default per header line (8 KiB) and leaves room for several full cookies; a larger
+// header gets 431 from net/http before any handler runs.
+const maxHeaderBytes = 32 << 10
+
 // Serve is Run on an existing listener.
 func (s *Server) Serve(ctx context.Context, ln net.Listener) error {
-	srv := &http.Server{
-		Handler:           s.handler,
-		ReadHeaderTimeout: 10 * time.Second,
-		ReadTimeout:       30 * time.Second,
-		WriteTimeout:      30 * time.Second,
-		IdleTimeout:       120 * time.Second,
-		ErrorLog:          slog.NewLogLogger(s.log.Handler(), slog.LevelWarn),
-	}
+	srv := s.httpServer(s.handler)
 	go s.sweepSessions(ctx)
 	errc := make(chan error, 1)
 	go func() { errc <- srv.Serve(ln) }()
@@ -156,6 +156,19 @@ func (s *Server) Serve(ctx context.Context, ln net.Listener) error {
 		return fmt.Errorf("shutdown: %w", err)
 	}
 	return nil
+}
+
+// httpServer is the net/http server for a handler, with the timeouts and limits every listener has.
+func (s *Server) httpServer(h http.Handler) *http.Server {
+	return &http.Server{
+		Handler:           h,
+		ReadHeaderTimeout: 10 * time.Second,
+		ReadTimeout:       30 * time.Second,
+		WriteTimeout:      30 * time.Second,
+		IdleTimeout:       120 * time.Second,
+		MaxHeaderBytes:    maxHeaderBytes,
+		ErrorLog:          slog.NewLogLogger(s.log.Handler(), slog.LevelWarn),
+	}
 }
 
 // sweepSessions deletes sessions that ended more than a week ago, hourly.
