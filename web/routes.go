@@ -13,7 +13,7 @@ func (s *Server) routes() *gin.Engine {
 	if err := r.SetTrustedProxies(s.cfg.TrustedProxies); err != nil {
 		panic(err) // validated by LoadConfig
 	}
-	r.Use(s.recover, s.requestLog, s.metrics.middleware, s.securityHeaders)
+	r.Use(s.recover, s.requestLog, s.metrics.middleware, s.forwardedHTTPS, s.securityHeaders)
 	h := s.h
 
 	// Operations and assets never touch sessions, so probes answer whatever cookies they carry.

@@ -9,6 +9,8 @@ import (
 	"log/slog"
 	"net"
 	"net/http"
+	"net/netip"
+	"strings"
 	"time"
 
 	"github.com/gin-gonic/gin"
@@ -36,6 +38,8 @@ type Server struct {
 	h        *handlers.Handlers
 	handler  http.Handler
 	demoSim  http.Handler // the in-process WeCom simulator in demo mode, else nil
+	// trustedProxies are GATEHOUSE_TRUSTED_PROXIES, parsed: peers whose X-Forwarded-Proto is believed.
+	trustedProxies []netip.Prefix
 }
 
 // Options are the parts of a server that tests may replace.
@@ -81,13 +85,18 @@ func New(cfg Config, store *models.Store, log *slog.Logger, opts Options) (*Serv
 	}
 	wecomClient := wecom.NewClient(opts.HTTPClient, models.NewTokenCache(store, sealer, now))
 	signin := auth.NewWeCom(store, wecomClient, sealer, auth.WeComBases{API: cfg.WeComAPIBase, OAuth: cfg.WeComOAuthBase, Login: cfg.WeComLoginBase}, now)
+	proxies, err := parsePrefixes(cfg.TrustedProxies)
+	if err != nil {
+		return nil, err
+	}
 	s := &Server{
-		cfg:     cfg,
-		store:   store,
-		log:     log,
-		metrics: NewMetrics(),
-		demoSim: demoSim,
-		assets:  static.New(),
+		trustedProxies: proxies,
+		cfg:            cfg,
+		store:          store,
+		log:            log,
+		metrics:        NewMetrics(),
+		demoSim:        demoSim,
+		assets:         static.New(),
 		sessions: auth.NewSessions(store, models.DeriveKey(cfg.SecretKey, "cookie hash"), models.DeriveKey(cfg.SecretKey, "cookie block"),
 			cfg.SessionIdle, cfg.SessionMax, secure, now),
 	}
@@ -113,6 +122,28 @@ func New(cfg Config, store *models.Store, log *slog.Logger, opts Options) (*Serv
 	cop.SetDenyHandler(http.HandlerFunc(s.h.CrossOriginDenied))
 	s.handler = cop.Handler(s.routes())
 	return s, nil
+}
+
+// parsePrefixes parses IP addresses and CIDRs (an address is a prefix of its full length).
+func parsePrefixes(list []string) ([]netip.Prefix, error) {
+	var out []netip.Prefix
+	for _, v := range list {
+		if strings.Contains(v, "/") {
+			p, err := netip.ParsePrefix(v)
+			if err != nil {
+				return nil, fmt.Errorf("trusted proxy %q: %w", v, err)
+			}
+			out = append(out, p.Masked())
+			continue
+		}
+		a, err := netip.ParseAddr(v)
+		if err != nil {
+			return nil, fmt.Errorf("trusted proxy %q: %w", v, err)
+		}
+		a = a.Unmap()
+		out = append(out, netip.PrefixFrom(a, a.BitLen()))
+	}
+	return out, nil
 }
 
 // Handler is the server's whole HTTP handler.

@@ -76,14 +76,15 @@ func NewOnStore(t testing.TB, store *models.Store, opts ...Option) *App {
 		t.Fatal(err)
 	}
 	cfg.SecretKey = []byte("test-secret-key-0123456789abcdef-0123456789")
+	// Listen first, so that the configuration knows the app's own origin (demo mode calls itself);
+	// options come after, so that a test may change or drop the base URL.
+	ts := httptest.NewUnstartedServer(nil)
+	cfg.Addr = ts.Listener.Addr().String()
+	cfg.BaseURL = &url.URL{Scheme: "http", Host: cfg.Addr}
 	var o web.Options
 	for _, opt := range opts {
 		opt(&cfg, &o)
 	}
-	// Listen first, so that the configuration knows the app's own origin (demo mode calls itself).
-	ts := httptest.NewUnstartedServer(nil)
-	cfg.Addr = ts.Listener.Addr().String()
-	cfg.BaseURL = &url.URL{Scheme: "http", Host: cfg.Addr}
 	logs := &SyncBuffer{}
 	log := slog.New(slog.NewTextHandler(logs, &slog.HandlerOptions{Level: slog.LevelDebug}))
 	if cfg.Demo {
