@@ -146,6 +146,26 @@ func (s *Server) loadSession(c *gin.Context) {
 	c.Next()
 }
 
+// noStore keeps private pages out of every cache (DESIGN.md §6): any page of a signed-in user, and
+// the admin, account and sign-in outcome areas whoever asks (their redirects and refusals included).
+// Static assets are served before this and keep their long cache.
+func (s *Server) noStore(c *gin.Context) {
+	if _, ok := handlers.CurrentUser(c); ok || privatePath(c.Request.URL.Path) {
+		c.Header("Cache-Control", "no-store")
+	}
+	c.Next()
+}
+
+// privatePath tells whether a path is in the admin, account or /auth/ areas.
+func privatePath(p string) bool {
+	for _, prefix := range []string{"/admin", "/account", "/m"} {
+		if p == prefix || strings.HasPrefix(p, prefix+"/") {
+			return true
+		}
+	}
+	return strings.HasPrefix(p, "/auth/")
+}
+
 // requireUser sends anonymous visitors to the sign-in page, coming back here afterwards. Inside the
 // WeCom client with auto login configured, they go straight to WeCom instead.
 func (s *Server) requireUser(c *gin.Context) {
