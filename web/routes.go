@@ -21,7 +21,9 @@ func (s *Server) routes() *gin.Engine {
 	// Operations and assets never touch sessions, so probes answer whatever cookies they carry.
 	r.GET("/healthz", s.healthz)
 	r.GET("/readyz", s.readyz)
-	r.GET("/metrics", gin.WrapH(s.metrics.Handler()))
+	if s.cfg.MetricsToken != "" { // else /metrics is 404 here (GATEHOUSE_METRICS_ADDR may serve it)
+		r.GET("/metrics", gin.WrapH(metricsGuard(s.cfg.MetricsToken, s.metrics.Handler())))
+	}
 	r.GET("/static/*file", gin.WrapH(s.assets.Handler()))
 
 	// Everything below knows who is signed in. (Gin applies Use to the routes registered after it.)

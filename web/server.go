@@ -149,13 +149,21 @@ func parsePrefixes(list []string) ([]netip.Prefix, error) {
 // Handler is the server's whole HTTP handler.
 func (s *Server) Handler() http.Handler { return s.handler }
 
-// Run serves until ctx is cancelled, then drains in-flight requests for up to 10 seconds.
+// Run serves until ctx is cancelled, then drains in-flight requests for up to 10 seconds. With
+// GATEHOUSE_METRICS_ADDR it also serves /metrics, alone, on that address.
 func (s *Server) Run(ctx context.Context) error {
 	ln, err := net.Listen("tcp", s.cfg.Addr)
 	if err != nil {
 		return fmt.Errorf("listen on %s: %w", s.cfg.Addr, err)
 	}
-	return s.Serve(ctx, ln)
+	var metricsLn net.Listener
+	if s.cfg.MetricsAddr != "" {
+		if metricsLn, err = net.Listen("tcp", s.cfg.MetricsAddr); err != nil {
+			ln.Close()
+			return fmt.Errorf("listen for metrics on %s: %w", s.cfg.MetricsAddr, err)
+		}
+	}
+	return s.ServeWithMetrics(ctx, ln, metricsLn)
 }
 
 // maxHeaderBytes bounds a request's header block (Go's default is 1 MB). A browser sends a few KiB:
@@ -167,26 +175,48 @@ const maxHeaderBytes = 32 << 10
 
 // Serve is Run on an existing listener.
 func (s *Server) Serve(ctx context.Context, ln net.Listener) error {
-	srv := s.httpServer(s.handler)
+	return s.ServeWithMetrics(ctx, ln, nil)
+}
+
+// ServeWithMetrics is Run on existing listeners: ln for the app, metricsLn (nil for none) for
+// /metrics alone.
+func (s *Server) ServeWithMetrics(ctx context.Context, ln, metricsLn net.Listener) error {
+	servers := []*http.Server{s.httpServer(s.handler)}
+	listeners := []net.Listener{ln}
+	if metricsLn != nil {
+		servers = append(servers, s.httpServer(s.MetricsHandler()))
+		listeners = append(listeners, metricsLn)
+	}
 	go s.sweepSessions(ctx)
-	errc := make(chan error, 1)
-	go func() { errc <- srv.Serve(ln) }()
+	errc := make(chan error, len(servers))
+	for i, srv := range servers {
+		go func() { errc <- srv.Serve(listeners[i]) }()
+	}
 	s.log.Info("serving", "addr", ln.Addr().String())
+	if metricsLn != nil {
+		s.log.Info("serving metrics", "addr", metricsLn.Addr().String())
+	}
 	if s.demoSim != nil {
 		logDemoGuide(s.log, s.cfg)
 	}
 	select {
 	case err := <-errc:
+		for _, srv := range servers {
+			srv.Close()
+		}
 		return err
 	case <-ctx.Done():
 	}
 	s.log.Info("shutting down: draining in-flight requests")
 	shutdownCtx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
 	defer cancel()
-	if err := srv.Shutdown(shutdownCtx); err != nil {
-		return fmt.Errorf("shutdown: %w", err)
+	var errs []error
+	for _, srv := range servers {
+		if err := srv.Shutdown(shutdownCtx); err != nil {
+			errs = append(errs, fmt.Errorf("shutdown: %w", err))
+		}
 	}
-	return nil
+	return errors.Join(errs...)
 }
 
 // httpServer is the net/http server for a handler, with the timeouts and limits every listener has.

@@ -55,6 +55,14 @@ func WithWeCom(base string) Option {
 	}
 }
 
+// MetricsToken is the token WithMetrics sets; scrape with Client.Header("Authorization", "Bearer "+MetricsToken).
+const MetricsToken = "test-metrics-token-0123456789"
+
+// WithMetrics opens /metrics to requests carrying MetricsToken.
+func WithMetrics() Option {
+	return func(c *web.Config, _ *web.Options) { c.MetricsToken = MetricsToken }
+}
+
 // New starts Gatehouse on a fresh database of the given dialect ("sqlite" or "postgres").
 func New(t testing.TB, dialect string, opts ...Option) *App {
 	t.Helper()
