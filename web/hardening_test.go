@@ -18,6 +18,11 @@ import (
 // loopback listener and returns its base URL.
 func serveLoopback(t *testing.T, app *webtest.App) string {
 	t.Helper()
+	return serveLoopbackTB(t, app)
+}
+
+func serveLoopbackTB(t testing.TB, app *webtest.App) string {
+	t.Helper()
 	ln, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {
 		t.Fatal(err)
