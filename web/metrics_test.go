@@ -53,7 +53,7 @@ func TestSecurityMetricsAccess(t *testing.T) {
 
 // GATEHOUSE_METRICS_ADDR is a listener of its own that serves /metrics and nothing else, while the
 // public listener keeps /metrics closed.
-func TestMetricsAddrServesOnlyMetrics(t *testing.T) {
+func TestSecurityMetricsAddrServesOnlyMetrics(t *testing.T) {
 	t.Parallel()
 	for _, withToken := range []bool{false, true} {
 		name := "without a token"
