@@ -90,16 +90,16 @@ func New(cfg Config, store *models.Store, log *slog.Logger, opts Options) (*Serv
 		return nil, err
 	}
 	s := &Server{
-		trustedProxies: proxies,
-		cfg:            cfg,
-		store:          store,
-		log:            log,
-		metrics:        NewMetrics(),
-		demoSim:        demoSim,
-		assets:         static.New(),
+		cfg:     cfg,
+		store:   store,
+		log:     log,
+		metrics: NewMetrics(),
+		demoSim: demoSim,
+		assets:  static.New(),
 		sessions: auth.NewSessions(store, models.DeriveKey(cfg.SecretKey, "cookie hash"), models.DeriveKey(cfg.SecretKey, "cookie block"),
 			cfg.SessionIdle, cfg.SessionMax, secure, now),
 	}
+	s.trustedProxies = proxies
 	s.h = handlers.New(handlers.Deps{
 		Store:      store,
 		Sessions:   s.sessions,
