@@ -253,7 +253,6 @@ func (h *Handlers) ServerError(c *gin.Context) {
 
 // TooLarge answers 413 when a request body is over its route's limit.
 func (h *Handlers) TooLarge(c *gin.Context) {
-	c.Header("Connection", "close") // the rest of the body is not read
 	h.errorPage(c, http.StatusRequestEntityTooLarge, "error.too_large", "error.too_large_text")
 }
 
