@@ -60,8 +60,8 @@ func (s *Sessions) options(r *http.Request) *sessions.Options {
 		Path:     "/",
 		MaxAge:   int(s.max.Seconds()),
 		HttpOnly: true,
-		Secure:   s.secure || r.TLS != nil,
-		SameSite: http.SameSiteLaxMode, // Strict would drop the cookie on the redirect back from WeCom
+		Secure:   s.secure || IsHTTPS(r), // configured https origin, TLS here, or a trusted TLS proxy
+		SameSite: http.SameSiteLaxMode,   // Strict would drop the cookie on the redirect back from WeCom
 	}
 }
 

@@ -92,7 +92,7 @@ func (s *States) Take(w http.ResponseWriter, r *http.Request, name, state string
 
 func (s *States) cookie(r *http.Request, name, path, value string, maxAge int) *http.Cookie {
 	return &http.Cookie{Name: name, Value: value, Path: path, MaxAge: maxAge, HttpOnly: true,
-		Secure: s.secure || r.TLS != nil, SameSite: http.SameSiteLaxMode}
+		Secure: s.secure || IsHTTPS(r), SameSite: http.SameSiteLaxMode}
 }
 
 // Guard is the auto-login loop guard: while it is set, the browser is not sent to WeCom automatically

@@ -277,6 +277,21 @@ func (h *Handlers) ServerError(c *gin.Context) {
 	h.errorPage(c, http.StatusInternalServerError, "error.internal", "error.internal_text")
 }
 
+// TooLarge answers 413 when a request body is over its route's limit.
+func (h *Handlers) TooLarge(c *gin.Context) {
+	h.errorPage(c, http.StatusRequestEntityTooLarge, "error.too_large", "error.too_large_text")
+}
+
+// UnsupportedMediaType answers 415 to a multipart/form-data body on a route that takes no upload.
+func (h *Handlers) UnsupportedMediaType(c *gin.Context) {
+	h.errorPage(c, http.StatusUnsupportedMediaType, "error.unsupported_media", "error.unsupported_media_text")
+}
+
+// BadRequest answers 400 when a request body cannot be read (the client went away, a broken chunk).
+func (h *Handlers) BadRequest(c *gin.Context) {
+	h.errorPage(c, http.StatusBadRequest, "error.bad_request", "error.bad_request_text")
+}
+
 // Unavailable answers 503 when the database cannot be reached.
 func (h *Handlers) Unavailable(c *gin.Context, err error) {
 	h.Log.Warn("database unavailable", "path", c.Request.URL.Path, "err", err)

@@ -39,13 +39,20 @@ type Catalog struct {
 	// a page are looked up here instead of going through go-i18n on every request.
 	plain      map[string]map[string]string
 	localizers map[string]*i18n.Localizer
-	// matched remembers Match's answer per Accept-Language header (browsers send a handful of
-	// distinct values); bounded so that odd headers cannot grow it without end.
+	// matched remembers Match's answer per Accept-Language key (see matchKey): browsers send a handful
+	// of distinct values. Bounded in entries and in key length, so that odd or huge headers cannot grow
+	// it without end: at most maxMatched keys of at most maxMatchKey bytes.
 	matched  sync.Map
 	nMatched atomic.Int64
 }
 
-const maxMatched = 1024
+const (
+	maxMatched = 1024
+	// maxMatchKey bounds the part of Accept-Language that is parsed and remembered. Real browsers send
+	// 10–60 bytes ("zh-CN,zh;q=0.9,en;q=0.8"); the first tags are the preferred ones, so a longer
+	// header is cut after its last whole tag within the bound and matched on that.
+	maxMatchKey = 128
+)
 
 // NewCatalog loads the embedded translations.
 func NewCatalog() (*Catalog, error) {
@@ -89,19 +96,34 @@ func (c *Catalog) Match(cookie, acceptLanguage string) string {
 	if cookie == "en" || cookie == "zh" {
 		return cookie
 	}
-	if v, ok := c.matched.Load(acceptLanguage); ok {
+	key := matchKey(acceptLanguage)
+	if v, ok := c.matched.Load(key); ok {
 		return v.(string)
 	}
 	lang := "en"
-	tags, _, _ := language.ParseAcceptLanguage(acceptLanguage)
+	tags, _, _ := language.ParseAcceptLanguage(key)
 	tag, _, _ := c.matcher.Match(tags...)
 	if base, _ := tag.Base(); base.String() == "zh" {
 		lang = "zh"
 	}
 	if c.nMatched.Add(1) <= maxMatched {
-		c.matched.Store(acceptLanguage, lang)
+		// A copy, so that the cache never pins the request's (possibly large) header in memory.
+		c.matched.Store(strings.Clone(key), lang)
 	}
 	return lang
+}
+
+// matchKey is the part of an Accept-Language header that Match looks at: the whole header when it is
+// short, else its leading whole tags within maxMatchKey bytes.
+func matchKey(acceptLanguage string) string {
+	if len(acceptLanguage) <= maxMatchKey {
+		return acceptLanguage
+	}
+	head := acceptLanguage[:maxMatchKey]
+	if i := strings.LastIndexByte(head, ','); i > 0 {
+		return head[:i]
+	}
+	return head
 }
 
 func bundleTag(lang string) string {

@@ -32,6 +32,11 @@ type Config struct {
 	WeComOAuthBase string
 	WeComLoginBase string
 	Demo           bool
+	// MetricsToken, when set, opens /metrics on the public listener to requests carrying it as a
+	// Bearer token; without it /metrics is 404 there.
+	MetricsToken string
+	// MetricsAddr, when set, is a second listener that serves only /metrics (e.g. 127.0.0.1:9100).
+	MetricsAddr string
 }
 
 // ConfigError names the variable whose value is wrong.
@@ -132,6 +137,9 @@ func LoadConfig(getenv func(string) string) (Config, error) {
 			return c, &ConfigError{b.name, err.Error()}
 		}
 	}
+	if err := c.loadMetrics(getenv); err != nil {
+		return c, err
+	}
 	switch strings.ToLower(getenv("GATEHOUSE_DEMO")) {
 	case "", "0", "false", "no", "off":
 	case "1", "true", "yes", "on":
@@ -140,6 +148,35 @@ func LoadConfig(getenv func(string) string) (Config, error) {
 		return c, &ConfigError{"GATEHOUSE_DEMO", "must be 1 or 0 (true or false)"}
 	}
 	return c, nil
+}
+
+// minMetricsToken is the shortest metrics token accepted: 16 characters of a random token are beyond
+// guessing (openssl rand -hex 16 gives 32).
+const minMetricsToken = 16
+
+// loadMetrics reads GATEHOUSE_METRICS_TOKEN and GATEHOUSE_METRICS_ADDR. The token is never echoed.
+func (c *Config) loadMetrics(getenv func(string) string) error {
+	if tok := getenv("GATEHOUSE_METRICS_TOKEN"); tok != "" {
+		if len(tok) < minMetricsToken {
+			return &ConfigError{"GATEHOUSE_METRICS_TOKEN", fmt.Sprintf("is %d characters long; it must be at least %d (try: openssl rand -hex 32)", len(tok), minMetricsToken)}
+		}
+		for _, r := range tok {
+			if r <= ' ' || r >= 0x7f {
+				return &ConfigError{"GATEHOUSE_METRICS_TOKEN", "must be printable ASCII without spaces, as an HTTP Bearer token is (try: openssl rand -hex 32)"}
+			}
+		}
+		c.MetricsToken = tok
+	}
+	if addr := strings.TrimSpace(getenv("GATEHOUSE_METRICS_ADDR")); addr != "" {
+		if _, _, err := net.SplitHostPort(addr); err != nil {
+			return &ConfigError{"GATEHOUSE_METRICS_ADDR", fmt.Sprintf("%q is not a listen address such as 127.0.0.1:9100", addr)}
+		}
+		if addr == c.Addr {
+			return &ConfigError{"GATEHOUSE_METRICS_ADDR", "must differ from GATEHOUSE_ADDR: it is a separate listener that serves only /metrics"}
+		}
+		c.MetricsAddr = addr
+	}
+	return nil
 }
 
 // parseOrigin accepts an absolute http(s) URL without query or fragment and drops a trailing slash.

@@ -18,7 +18,7 @@ func TestLoadConfigDefaults(t *testing.T) {
 		len(c.TrustedProxies) != 0 || c.AdminUsername != "admin" || c.AdminPassword != "" ||
 		c.SessionIdle != 24*time.Hour || c.SessionMax != 168*time.Hour ||
 		c.WeComAPIBase != "https://qyapi.weixin.qq.com" || c.WeComOAuthBase != "https://open.weixin.qq.com" ||
-		c.WeComLoginBase != "https://login.work.weixin.qq.com" || c.Demo {
+		c.WeComLoginBase != "https://login.work.weixin.qq.com" || c.Demo || c.MetricsToken != "" || c.MetricsAddr != "" {
 		t.Fatalf("defaults: %+v", c)
 	}
 }
@@ -68,6 +68,13 @@ func TestLoadConfig(t *testing.T) {
 		{"demo on", map[string]string{"GATEHOUSE_DEMO": "1"}, "", func(c web.Config) bool { return c.Demo }},
 		{"demo off", map[string]string{"GATEHOUSE_DEMO": "false"}, "", func(c web.Config) bool { return !c.Demo }},
 		{"demo neither on nor off", map[string]string{"GATEHOUSE_DEMO": "maybe"}, "GATEHOUSE_DEMO", nil},
+		{"metrics token", map[string]string{"GATEHOUSE_METRICS_TOKEN": goodKey}, "", func(c web.Config) bool { return c.MetricsToken == goodKey }},
+		{"short metrics token", map[string]string{"GATEHOUSE_METRICS_TOKEN": "secret-short"}, "GATEHOUSE_METRICS_TOKEN", nil},
+		{"metrics token with a space", map[string]string{"GATEHOUSE_METRICS_TOKEN": "secret token 0123456789"}, "GATEHOUSE_METRICS_TOKEN", nil},
+		{"metrics token with a non-ASCII character", map[string]string{"GATEHOUSE_METRICS_TOKEN": "secret-令牌-0123456789"}, "GATEHOUSE_METRICS_TOKEN", nil},
+		{"metrics address", map[string]string{"GATEHOUSE_METRICS_ADDR": "127.0.0.1:9100"}, "", func(c web.Config) bool { return c.MetricsAddr == "127.0.0.1:9100" }},
+		{"metrics address without port", map[string]string{"GATEHOUSE_METRICS_ADDR": "localhost"}, "GATEHOUSE_METRICS_ADDR", nil},
+		{"metrics address equal to the listen address", map[string]string{"GATEHOUSE_ADDR": "127.0.0.1:9000", "GATEHOUSE_METRICS_ADDR": "127.0.0.1:9000"}, "GATEHOUSE_METRICS_ADDR", nil},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -89,7 +96,7 @@ func TestLoadConfig(t *testing.T) {
 				t.Fatalf("the error takes more than one line: %q", err)
 			}
 			for k, v := range tt.env {
-				if strings.Contains(k, "SECRET") || strings.Contains(k, "PASSWORD") {
+				if strings.Contains(k, "SECRET") || strings.Contains(k, "PASSWORD") || strings.Contains(k, "TOKEN") {
 					if strings.Contains(err.Error(), v) {
 						t.Fatalf("the error shows the secret value of %s: %q", k, err)
 					}

@@ -1,8 +1,11 @@
 package web
 
 import (
+	"crypto/sha256"
+	"crypto/subtle"
 	"net/http"
 	"strconv"
+	"strings"
 	"time"
 
 	"github.com/gin-gonic/gin"
@@ -65,4 +68,33 @@ func (m *Metrics) middleware(c *gin.Context) {
 	}
 	m.requests.WithLabelValues(c.Request.Method, route, strconv.Itoa(c.Writer.Status())).Inc()
 	m.latency.WithLabelValues(c.Request.Method, route).Observe(time.Since(start).Seconds())
+}
+
+// metricsGuard lets a scrape through only with the configured Bearer token (GATEHOUSE_METRICS_TOKEN);
+// with no token configured it lets everything through, so it is only used where that is right: the
+// public route exists only with a token, the metrics listener is the operator's choice.
+func metricsGuard(token string, next http.Handler) http.Handler {
+	if token == "" {
+		return next
+	}
+	want := sha256.Sum256([]byte(token))
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		scheme, got, _ := strings.Cut(r.Header.Get("Authorization"), " ")
+		// Hashing first makes the comparison constant-time in the token's length too.
+		sum := sha256.Sum256([]byte(strings.TrimSpace(got)))
+		if !strings.EqualFold(scheme, "Bearer") || subtle.ConstantTimeCompare(sum[:], want[:]) != 1 {
+			w.Header().Set("WWW-Authenticate", `Bearer realm="metrics"`)
+			http.Error(w, "unauthorized", http.StatusUnauthorized)
+			return
+		}
+		next.ServeHTTP(w, r)
+	})
+}
+
+// MetricsHandler is the handler of the metrics listener (GATEHOUSE_METRICS_ADDR): GET /metrics, with
+// the token when one is configured, and 404 for every other path.
+func (s *Server) MetricsHandler() http.Handler {
+	mux := http.NewServeMux()
+	mux.Handle("GET /metrics", metricsGuard(s.cfg.MetricsToken, s.metrics.Handler()))
+	return mux
 }

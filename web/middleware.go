@@ -4,6 +4,7 @@ import (
 	"fmt"
 	"log/slog"
 	"net/http"
+	"net/netip"
 	"net/url"
 	"strings"
 	"time"
@@ -44,12 +45,59 @@ func (s *Server) requestLog(c *gin.Context) {
 		slog.Float64("duration_ms", float64(time.Since(start).Microseconds())/1000), slog.String("ip", c.ClientIP()))
 }
 
+// forwardedHTTPS believes "X-Forwarded-Proto: https" only from a trusted proxy (the connection's peer
+// is in GATEHOUSE_TRUSTED_PROXIES), so that behind a TLS-terminating proxy cookies are Secure and
+// responses carry HSTS even without GATEHOUSE_BASE_URL. Anyone else's X-Forwarded-Proto is ignored.
+func (s *Server) forwardedHTTPS(c *gin.Context) {
+	r := c.Request
+	if r.TLS == nil && forwardedProto(r) == "https" && s.fromTrustedProxy(r) {
+		c.Request = auth.WithHTTPS(r)
+	}
+	c.Next()
+}
+
+// forwardedProto is the scheme the first proxy saw: the first value of X-Forwarded-Proto.
+func forwardedProto(r *http.Request) string {
+	v := r.Header.Get("X-Forwarded-Proto")
+	if i := strings.IndexByte(v, ','); i >= 0 {
+		v = v[:i]
+	}
+	return strings.ToLower(strings.TrimSpace(v))
+}
+
+// fromTrustedProxy tells whether the connection's peer address is one of the trusted proxies.
+func (s *Server) fromTrustedProxy(r *http.Request) bool {
+	if len(s.trustedProxies) == 0 {
+		return false
+	}
+	ap, err := netip.ParseAddrPort(r.RemoteAddr)
+	if err != nil {
+		return false
+	}
+	ip := ap.Addr().Unmap()
+	for _, p := range s.trustedProxies {
+		if p.Contains(ip) {
+			return true
+		}
+	}
+	return false
+}
+
+// httpsOrigin tells whether the browser sees this origin over https: a configured https base URL, TLS
+// on this connection, or a trusted proxy's X-Forwarded-Proto.
+func (s *Server) httpsOrigin(r *http.Request) bool {
+	return (s.cfg.BaseURL != nil && s.cfg.BaseURL.Scheme == "https") || auth.IsHTTPS(r)
+}
+
 // securityHeaders sets the headers of DESIGN.md §6 on every response.
 func (s *Server) securityHeaders(c *gin.Context) {
 	h := c.Writer.Header()
 	if s.demoSim != nil && isDemoPath(c.Request.URL.Path) {
 		c.Next() // the simulated WeCom pages set their own headers
 		return
+	}
+	if s.httpsOrigin(c.Request) {
+		h.Set("Strict-Transport-Security", "max-age=31536000")
 	}
 	h.Set("Content-Security-Policy", "default-src 'self'; img-src 'self'; style-src 'self'; script-src 'self'; form-action 'self'; frame-ancestors 'none'; base-uri 'none'; object-src 'none'")
 	h.Set("X-Content-Type-Options", "nosniff")
@@ -96,6 +144,26 @@ func (s *Server) loadSession(c *gin.Context) {
 		handlers.SetCurrent(c, u, sess)
 	}
 	c.Next()
+}
+
+// noStore keeps private pages out of every cache (DESIGN.md §6): any page of a signed-in user, and
+// the admin, account and sign-in outcome areas whoever asks (their redirects and refusals included).
+// Static assets are served before this and keep their long cache.
+func (s *Server) noStore(c *gin.Context) {
+	if _, ok := handlers.CurrentUser(c); ok || privatePath(c.Request.URL.Path) {
+		c.Header("Cache-Control", "no-store")
+	}
+	c.Next()
+}
+
+// privatePath tells whether a path is in the admin, account or /auth/ areas.
+func privatePath(p string) bool {
+	for _, prefix := range []string{"/admin", "/account", "/m"} {
+		if p == prefix || strings.HasPrefix(p, prefix+"/") {
+			return true
+		}
+	}
+	return strings.HasPrefix(p, "/auth/")
 }
 
 // requireUser sends anonymous visitors to the sign-in page, coming back here afterwards. Inside the

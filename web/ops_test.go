@@ -118,7 +118,9 @@ func TestHealthReadinessMetrics(t *testing.T) {
 		}
 		c.SignIn("root", fxPassword)
 		app.Client().Post("/signin", fxForm("username", "root", "password", "wrong-password"))
-		m := c.Get("/metrics")
+		scraper := app.Client()
+		scraper.Header("Authorization", "Bearer "+webtest.MetricsToken)
+		m := scraper.Get("/metrics")
 		for _, want := range []string{
 			"gatehouse_http_requests_total{",
 			`gatehouse_signins_total{method="password",outcome="ok"} 1`,
@@ -140,7 +142,7 @@ func TestHealthReadinessMetrics(t *testing.T) {
 		if r := probe.Get("/healthz"); r.StatusCode != http.StatusOK {
 			t.Fatalf("GET /healthz with the database closed: %d, want 200 (liveness)", r.StatusCode)
 		}
-	})
+	}, webtest.WithMetrics())
 }
 
 func TestSecretsNeverShown(t *testing.T) {

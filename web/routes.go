@@ -13,17 +13,21 @@ func (s *Server) routes() *gin.Engine {
 	if err := r.SetTrustedProxies(s.cfg.TrustedProxies); err != nil {
 		panic(err) // validated by LoadConfig
 	}
-	r.Use(s.recover, s.requestLog, s.metrics.middleware, s.securityHeaders)
+	// Upload routes (multipart/form-data, larger bodies) are granted one by one below with uploads.POST.
+	uploads := uploadRoutes{}
+	r.Use(s.recover, s.requestLog, s.metrics.middleware, s.forwardedHTTPS, s.securityHeaders, s.limitBody(uploads))
 	h := s.h
 
 	// Operations and assets never touch sessions, so probes answer whatever cookies they carry.
 	r.GET("/healthz", s.healthz)
 	r.GET("/readyz", s.readyz)
-	r.GET("/metrics", gin.WrapH(s.metrics.Handler()))
+	if s.cfg.MetricsToken != "" { // else /metrics is 404 here (GATEHOUSE_METRICS_ADDR may serve it)
+		r.GET("/metrics", gin.WrapH(metricsGuard(s.cfg.MetricsToken, s.metrics.Handler())))
+	}
 	r.GET("/static/*file", gin.WrapH(s.assets.Handler()))
 
 	// Everything below knows who is signed in. (Gin applies Use to the routes registered after it.)
-	r.Use(s.demoClient, s.loadSession)
+	r.Use(s.demoClient, s.loadSession, s.noStore)
 
 	r.GET("/", h.Home)
 	r.GET("/signin", h.SigninPage)

@@ -9,6 +9,8 @@ import (
 	"log/slog"
 	"net"
 	"net/http"
+	"net/netip"
+	"strings"
 	"time"
 
 	"github.com/gin-gonic/gin"
@@ -36,6 +38,8 @@ type Server struct {
 	h        *handlers.Handlers
 	handler  http.Handler
 	demoSim  http.Handler // the in-process WeCom simulator in demo mode, else nil
+	// trustedProxies are GATEHOUSE_TRUSTED_PROXIES, parsed: peers whose X-Forwarded-Proto is believed.
+	trustedProxies []netip.Prefix
 }
 
 // Options are the parts of a server that tests may replace.
@@ -83,6 +87,10 @@ func New(cfg Config, store *models.Store, log *slog.Logger, opts Options) (*Serv
 	}
 	wecomClient := wecom.NewClient(opts.HTTPClient, models.NewTokenCache(store, sealer, now))
 	signin := auth.NewWeCom(store, wecomClient, sealer, auth.WeComBases{API: cfg.WeComAPIBase, OAuth: cfg.WeComOAuthBase, Login: cfg.WeComLoginBase}, now)
+	proxies, err := parsePrefixes(cfg.TrustedProxies)
+	if err != nil {
+		return nil, err
+	}
 	s := &Server{
 		cfg:     cfg,
 		store:   store,
@@ -93,6 +101,7 @@ func New(cfg Config, store *models.Store, log *slog.Logger, opts Options) (*Serv
 		sessions: auth.NewSessions(store, models.DeriveKey(cfg.SecretKey, "cookie hash"), models.DeriveKey(cfg.SecretKey, "cookie block"),
 			cfg.SessionIdle, cfg.SessionMax, secure, now),
 	}
+	s.trustedProxies = proxies
 	s.h = handlers.New(handlers.Deps{
 		Store:    store,
 		Sessions: s.sessions,
@@ -118,47 +127,112 @@ func New(cfg Config, store *models.Store, log *slog.Logger, opts Options) (*Serv
 	return s, nil
 }
 
+// parsePrefixes parses IP addresses and CIDRs (an address is a prefix of its full length).
+func parsePrefixes(list []string) ([]netip.Prefix, error) {
+	var out []netip.Prefix
+	for _, v := range list {
+		if strings.Contains(v, "/") {
+			p, err := netip.ParsePrefix(v)
+			if err != nil {
+				return nil, fmt.Errorf("trusted proxy %q: %w", v, err)
+			}
+			out = append(out, p.Masked())
+			continue
+		}
+		a, err := netip.ParseAddr(v)
+		if err != nil {
+			return nil, fmt.Errorf("trusted proxy %q: %w", v, err)
+		}
+		a = a.Unmap()
+		out = append(out, netip.PrefixFrom(a, a.BitLen()))
+	}
+	return out, nil
+}
+
 // Handler is the server's whole HTTP handler.
 func (s *Server) Handler() http.Handler { return s.handler }
 
-// Run serves until ctx is cancelled, then drains in-flight requests for up to 10 seconds.
+// Run serves until ctx is cancelled, then drains in-flight requests for up to 10 seconds. With
+// GATEHOUSE_METRICS_ADDR it also serves /metrics, alone, on that address.
 func (s *Server) Run(ctx context.Context) error {
 	ln, err := net.Listen("tcp", s.cfg.Addr)
 	if err != nil {
 		return fmt.Errorf("listen on %s: %w", s.cfg.Addr, err)
 	}
-	return s.Serve(ctx, ln)
+	var metricsLn net.Listener
+	if s.cfg.MetricsAddr != "" {
+		if metricsLn, err = net.Listen("tcp", s.cfg.MetricsAddr); err != nil {
+			ln.Close()
+			return fmt.Errorf("listen for metrics on %s: %w", s.cfg.MetricsAddr, err)
+		}
+	}
+	return s.ServeWithMetrics(ctx, ln, metricsLn)
 }
+
+// maxHeaderBytes bounds a request's header block (Go's default is 1 MB). A browser sends a few KiB:
+// each cookie is capped at 4 KiB by browsers and Gatehouse sets about five small ones, but with
+// GATEHOUSE_COOKIE_DOMAIN the other apps' cookies of the parent domain arrive too. 32 KiB is four
+// times nginx's default per header line (8 KiB) and leaves room for several full cookies; a larger
+// header gets 431 from net/http before any handler runs.
+const maxHeaderBytes = 32 << 10
 
 // Serve is Run on an existing listener.
 func (s *Server) Serve(ctx context.Context, ln net.Listener) error {
-	srv := &http.Server{
-		Handler:           s.handler,
-		ReadHeaderTimeout: 10 * time.Second,
-		ReadTimeout:       30 * time.Second,
-		WriteTimeout:      30 * time.Second,
-		IdleTimeout:       120 * time.Second,
-		ErrorLog:          slog.NewLogLogger(s.log.Handler(), slog.LevelWarn),
+	return s.ServeWithMetrics(ctx, ln, nil)
+}
+
+// ServeWithMetrics is Run on existing listeners: ln for the app, metricsLn (nil for none) for
+// /metrics alone.
+func (s *Server) ServeWithMetrics(ctx context.Context, ln, metricsLn net.Listener) error {
+	servers := []*http.Server{s.httpServer(s.handler)}
+	listeners := []net.Listener{ln}
+	if metricsLn != nil {
+		servers = append(servers, s.httpServer(s.MetricsHandler()))
+		listeners = append(listeners, metricsLn)
 	}
 	go s.sweepSessions(ctx)
-	errc := make(chan error, 1)
-	go func() { errc <- srv.Serve(ln) }()
+	errc := make(chan error, len(servers))
+	for i, srv := range servers {
+		go func() { errc <- srv.Serve(listeners[i]) }()
+	}
 	s.log.Info("serving", "addr", ln.Addr().String())
+	if metricsLn != nil {
+		s.log.Info("serving metrics", "addr", metricsLn.Addr().String())
+	}
 	if s.demoSim != nil {
 		logDemoGuide(s.log, s.cfg)
 	}
 	select {
 	case err := <-errc:
+		for _, srv := range servers {
+			srv.Close()
+		}
 		return err
 	case <-ctx.Done():
 	}
 	s.log.Info("shutting down: draining in-flight requests")
 	shutdownCtx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
 	defer cancel()
-	if err := srv.Shutdown(shutdownCtx); err != nil {
-		return fmt.Errorf("shutdown: %w", err)
+	var errs []error
+	for _, srv := range servers {
+		if err := srv.Shutdown(shutdownCtx); err != nil {
+			errs = append(errs, fmt.Errorf("shutdown: %w", err))
+		}
 	}
-	return nil
+	return errors.Join(errs...)
+}
+
+// httpServer is the net/http server for a handler, with the timeouts and limits every listener has.
+func (s *Server) httpServer(h http.Handler) *http.Server {
+	return &http.Server{
+		Handler:           h,
+		ReadHeaderTimeout: 10 * time.Second,
+		ReadTimeout:       30 * time.Second,
+		WriteTimeout:      30 * time.Second,
+		IdleTimeout:       120 * time.Second,
+		MaxHeaderBytes:    maxHeaderBytes,
+		ErrorLog:          slog.NewLogLogger(s.log.Handler(), slog.LevelWarn),
+	}
 }
 
 // sweepSessions deletes sessions that ended more than a week ago, hourly.

@@ -147,10 +147,12 @@ func TestSigninThrottled(t *testing.T) {
 			throttled(t, attempt("mem", fxPassword))
 		})
 		t.Run("the throttled attempt is counted in metrics", func(t *testing.T) {
-			body := app.Client().Get("/metrics").Body
+			scraper := app.Client()
+			scraper.Header("Authorization", "Bearer "+webtest.MetricsToken)
+			body := scraper.Get("/metrics").Body
 			if !strings.Contains(body, `gatehouse_signins_total{method="password",outcome="throttled"}`) {
 				t.Fatal("no throttled outcome in /metrics")
 			}
 		})
-	}, webtest.WithThrottle(auth.Throttle{Window: 15 * time.Minute, PerAccount: 3, PerIP: 5}))
+	}, webtest.WithThrottle(auth.Throttle{Window: 15 * time.Minute, PerAccount: 3, PerIP: 5}), webtest.WithMetrics())
 }

@@ -55,6 +55,14 @@ func WithWeCom(base string) Option {
 	}
 }
 
+// MetricsToken is the token WithMetrics sets; scrape with Client.Header("Authorization", "Bearer "+MetricsToken).
+const MetricsToken = "test-metrics-token-0123456789"
+
+// WithMetrics opens /metrics to requests carrying MetricsToken.
+func WithMetrics() Option {
+	return func(c *web.Config, _ *web.Options) { c.MetricsToken = MetricsToken }
+}
+
 // New starts Gatehouse on a fresh database of the given dialect ("sqlite" or "postgres").
 func New(t testing.TB, dialect string, opts ...Option) *App {
 	t.Helper()
@@ -76,14 +84,15 @@ func NewOnStore(t testing.TB, store *models.Store, opts ...Option) *App {
 		t.Fatal(err)
 	}
 	cfg.SecretKey = []byte("test-secret-key-0123456789abcdef-0123456789")
+	// Listen first, so that the configuration knows the app's own origin (demo mode calls itself);
+	// options come after, so that a test may change or drop the base URL.
+	ts := httptest.NewUnstartedServer(nil)
+	cfg.Addr = ts.Listener.Addr().String()
+	cfg.BaseURL = &url.URL{Scheme: "http", Host: cfg.Addr}
 	var o web.Options
 	for _, opt := range opts {
 		opt(&cfg, &o)
 	}
-	// Listen first, so that the configuration knows the app's own origin (demo mode calls itself).
-	ts := httptest.NewUnstartedServer(nil)
-	cfg.Addr = ts.Listener.Addr().String()
-	cfg.BaseURL = &url.URL{Scheme: "http", Host: cfg.Addr}
 	logs := &SyncBuffer{}
 	log := slog.New(slog.NewTextHandler(logs, &slog.HandlerOptions{Level: slog.LevelDebug}))
 	if cfg.Demo {
