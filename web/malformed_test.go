@@ -91,7 +91,7 @@ func malformedWorld(t testing.TB) (addr, adminCookie string, app *webtest.App) {
 
 // Oversized and malformed input gets a 4xx (or the normal page), never a 500, a panic or a dropped
 // connection.
-func TestSecurityMalformedInput(t *testing.T) {
+func TestSecurityMalformedRequests(t *testing.T) {
 	t.Parallel()
 	addr, admin, _ := malformedWorld(t)
 	long := func(n int) string { return strings.Repeat("a", n) }

@@ -12,7 +12,7 @@ import (
 
 // Bytes PostgreSQL refuses in a text column (NUL, invalid UTF-8) and input longer than any column get a
 // refusal or a field error, never a 500 from a failed query.
-func TestSecurityMalformedInput(t *testing.T) {
+func TestSecurityMalformedFormInput(t *testing.T) {
 	t.Parallel()
 	long := strings.Repeat("x", 10000)
 	longWide := strings.Repeat("中", 10000)
