@@ -183,10 +183,12 @@ func TestSecurityAnonymousAuditFlood(t *testing.T) {
 				t.Fatalf("audit target not cut to valid text: %q…", e.Target[:min(40, len(e.Target))])
 			}
 		}
-		if body := app.Client().Get("/metrics").Body; !strings.Contains(body, `gatehouse_audit_suppressed_total{action="signin.refused"}`) {
+		scraper := app.Client()
+		scraper.Header("Authorization", "Bearer "+webtest.MetricsToken)
+		if body := scraper.Get("/metrics").Body; !strings.Contains(body, `gatehouse_audit_suppressed_total{action="signin.refused"}`) {
 			t.Fatal("suppressed refusals not counted in /metrics")
 		}
-	})
+	}, webtest.WithMetrics())
 }
 
 // An unknown username and a wrong password get the same status, the same page (but for the username
