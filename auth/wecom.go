@@ -28,6 +28,24 @@ const (
 	OutcomeBindingConflict = "binding_conflict"
 )
 
+// maxCodeLen bounds the OAuth code accepted on a callback: WeCom's codes are a few dozen bytes, well
+// under this; anything longer is not one of them and is never forwarded to WeCom.
+const maxCodeLen = 512
+
+// PlausibleCode tells whether code could be a WeCom OAuth code: at most maxCodeLen bytes of printable
+// ASCII. A callback with anything else is refused (state_invalid) before any call to WeCom.
+func PlausibleCode(code string) bool {
+	if code == "" || len(code) > maxCodeLen {
+		return false
+	}
+	for i := 0; i < len(code); i++ {
+		if code[i] <= ' ' || code[i] > '~' {
+			return false
+		}
+	}
+	return true
+}
+
 // Refusal is a WeCom sign-in that ends without a session, with the outcome to show and audit.
 type Refusal struct {
 	Outcome string

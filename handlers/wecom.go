@@ -17,7 +17,7 @@ import (
 // WeComStart picks the flow by User-Agent (in-client OAuth inside WeCom, QR login elsewhere), binds a
 // fresh state to this browser and sends it to WeCom.
 func (h *Handlers) WeComStart(c *gin.Context) {
-	a, ok := h.wecomAuthenticator(c)
+	a, ok := h.wecomAuthenticator(c, false)
 	if !ok {
 		return
 	}
@@ -51,7 +51,7 @@ func (h *Handlers) WeComStart(c *gin.Context) {
 
 // WeComCallback completes a WeCom sign-in (DESIGN.md §6, rules 1–7 in order).
 func (h *Handlers) WeComCallback(c *gin.Context) {
-	a, ok := h.wecomAuthenticator(c)
+	a, ok := h.wecomAuthenticator(c, true)
 	if !ok {
 		return
 	}
@@ -63,6 +63,11 @@ func (h *Handlers) WeComCallback(c *gin.Context) {
 	code := c.Query("code")
 	if code == "" {
 		h.wecomRefused(c, a, p, &auth.Refusal{Outcome: auth.OutcomeCancelled})
+		return
+	}
+	if !auth.PlausibleCode(code) {
+		// Not a code WeCom issued: refused like a forged callback, before anything reaches WeCom.
+		h.wecomRefused(c, a, p, &auth.Refusal{Outcome: auth.OutcomeStateInvalid})
 		return
 	}
 	u, b, err := h.WeCom.SignIn(c.Request.Context(), a, code, p.Flow == auth.FlowInClient)
@@ -97,14 +102,18 @@ func (h *Handlers) landing(c *gin.Context, a models.Authenticator, asked string)
 }
 
 // wecomAuthenticator loads the enabled WeCom authenticator named in the path, or renders the
-// authenticator_unavailable page.
-func (h *Handlers) wecomAuthenticator(c *gin.Context) (models.Authenticator, bool) {
+// authenticator_unavailable page. On a callback (callback true) that page also clears the state
+// cookie: rule 1 clears it whatever happens next.
+func (h *Handlers) wecomAuthenticator(c *gin.Context, callback bool) (models.Authenticator, bool) {
 	a, err := h.Store.EnabledAuthenticatorByName(c.Request.Context(), c.Param("name"))
 	if err != nil && !errors.Is(err, models.ErrNotFound) {
 		h.fail(c, err)
 		return a, false
 	}
 	if err != nil || !a.IsWeCom() || !a.Enabled {
+		if callback {
+			h.States.Clear(c.Writer, c.Request)
+		}
 		h.wecomRefused(c, models.Authenticator{Name: c.Param("name")}, auth.Pending{}, &auth.Refusal{Outcome: auth.OutcomeAuthenticatorUnavailable})
 		return a, false
 	}
@@ -180,6 +189,9 @@ func (h *Handlers) wecomRefused(c *gin.Context, a models.Authenticator, p auth.P
 	}
 	d.Actions = append(d.Actions, views.Link{Label: t.T("outcome.other_way"), URL: signinURL(p.Redirect), Primary: !retry, TestID: "outcome-other-way"})
 	p2 := h.page(c, "outcome."+r.Outcome+".title", "")
+	// The language switch returns to the sign-in page, never to this URL: on a callback it holds
+	// the one-time code and state, which must not be echoed into a form.
+	p2.Path = signinURL(p.Redirect)
 	h.render(c, outcomeStatus[r.Outcome], views.ErrorPage(p2, d))
 }
 
