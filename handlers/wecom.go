@@ -72,6 +72,10 @@ func (h *Handlers) WeComCallback(c *gin.Context) {
 	}
 	u, b, err := h.WeCom.SignIn(c.Request.Context(), a, code, p.Flow == auth.FlowInClient)
 	var refusal *auth.Refusal
+	if errors.As(err, &refusal) && refusal.Outcome == auth.OutcomeConfirmPassword {
+		h.wecomConfirmAsk(c, a, p, refusal)
+		return
+	}
 	if errors.As(err, &refusal) {
 		h.wecomRefused(c, a, p, refusal)
 		return
@@ -87,6 +91,86 @@ func (h *Handlers) WeComCallback(c *gin.Context) {
 	}
 	h.States.ClearGuard(c.Writer, c.Request)
 	c.Redirect(http.StatusSeeOther, h.landing(c, a, p.Redirect))
+}
+
+// wecomConfirmAsk keeps the mobile match in this browser and asks the matched user's password.
+func (h *Handlers) wecomConfirmAsk(c *gin.Context, a models.Authenticator, p auth.Pending, r *auth.Refusal) {
+	u, err := h.Store.UserByID(c.Request.Context(), r.MatchedUserID)
+	if err != nil {
+		h.fail(c, err)
+		return
+	}
+	pb := auth.PendingBind{Name: a.Name, Subject: r.UserID, Corp: a.Options.CorpID, UserID: u.ID, Redirect: p.Redirect}
+	if err := h.States.BeginBind(c.Writer, c.Request, pb); err != nil {
+		h.fail(c, err)
+		return
+	}
+	h.Metrics.Signin("wecom", auth.OutcomeConfirmPassword)
+	h.renderConfirm(c, http.StatusOK, a, u, pb, nil)
+}
+
+func (h *Handlers) renderConfirm(c *gin.Context, status int, a models.Authenticator, u models.User, pb auth.PendingBind, errs views.FieldErrors) {
+	p := h.page(c, "confirm_password.title", "")
+	p.Path = signinURL(pb.Redirect) // never this URL: on a callback it holds the code
+	d := views.ConfirmPasswordData{Username: u.Username, Action: "/auth/wecom/" + a.Name + "/confirm", Errors: errs, Other: signinURL(pb.Redirect)}
+	h.render(c, status, views.ConfirmPasswordPage(p, d))
+}
+
+// WeComConfirm checks the password of the user a WeCom mobile match found (an administrator or an
+// account with a password), then binds the member and signs in with a new session. A wrong password
+// shows the page again and binds nothing; the password throttle applies as on the sign-in page.
+func (h *Handlers) WeComConfirm(c *gin.Context) {
+	a, ok := h.wecomAuthenticator(c, false)
+	if !ok {
+		h.States.ClearBind(c.Writer, c.Request)
+		return
+	}
+	ctx := c.Request.Context()
+	pb, err := h.States.PeekBind(c.Request, a.Name)
+	if err != nil {
+		h.States.ClearBind(c.Writer, c.Request)
+		h.wecomRefused(c, a, auth.Pending{}, &auth.Refusal{Outcome: auth.OutcomeStateInvalid})
+		return
+	}
+	u, err := h.Store.UserByID(ctx, pb.UserID)
+	if err != nil {
+		h.fail(c, err)
+		return
+	}
+	t := h.T(c)
+	verified, err := h.Passwords.Verify(ctx, u.Username, c.PostForm("password"), c.ClientIP())
+	var throttled *auth.ThrottledError
+	switch {
+	case errors.As(err, &throttled):
+		c.Header("Retry-After", strconv.Itoa(int(throttled.Wait.Seconds())+1))
+		h.renderConfirm(c, http.StatusTooManyRequests, a, u, pb, views.FieldErrors{"password": t.T("confirm_password.throttled", "Minutes", throttled.Minutes())})
+		return
+	case errors.Is(err, auth.ErrInvalidCredentials) || (err == nil && verified.ID != u.ID):
+		h.renderConfirm(c, http.StatusUnauthorized, a, u, pb, views.FieldErrors{"password": t.T("confirm_password.invalid")})
+		return
+	case err != nil && !errors.Is(err, auth.ErrUserDisabled):
+		h.fail(c, err)
+		return
+	}
+	h.States.ClearBind(c.Writer, c.Request)
+	p := auth.Pending{Name: a.Name, Redirect: pb.Redirect, Flow: auth.FlowInClient}
+	b, err := h.WeCom.ConfirmBind(ctx, a, pb, verified)
+	var refusal *auth.Refusal
+	if errors.As(err, &refusal) {
+		h.wecomRefused(c, a, p, refusal)
+		return
+	}
+	if err != nil {
+		h.fail(c, err)
+		return
+	}
+	touch := func(tx *models.Store) error { return tx.TouchBinding(ctx, b.ID, h.Now()) }
+	if err := h.startSession(c, verified, a.ID, "wecom", touch); err != nil {
+		h.fail(c, err)
+		return
+	}
+	h.States.ClearGuard(c.Writer, c.Request)
+	c.Redirect(http.StatusSeeOther, h.landing(c, a, pb.Redirect))
 }
 
 // landing is where a WeCom sign-in ends: the asked-for page, else the phone or desktop default.
@@ -130,6 +214,8 @@ var outcomeStatus = map[string]int{
 	auth.OutcomeFirstSigninInClient:      http.StatusForbidden,
 	auth.OutcomeUserDisabled:             http.StatusForbidden,
 	auth.OutcomeBindingConflict:          http.StatusConflict,
+	auth.OutcomeBindByAdmin:              http.StatusForbidden,
+	auth.OutcomeConfirmPassword:          http.StatusOK,
 	auth.OutcomeWeComError:               http.StatusBadGateway,
 }
 

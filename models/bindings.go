@@ -58,3 +58,9 @@ func (s *Store) CountBindings(ctx context.Context, authenticatorID int64) (int64
 	err := s.q(ctx).Model(&Binding{}).Where("authenticator_id = ?", authenticatorID).Count(&n).Error
 	return n, notFound(err, "count bindings")
 }
+
+// DeleteAuthenticatorBindings removes every binding of an authenticator and says how many went.
+func (s *Store) DeleteAuthenticatorBindings(ctx context.Context, authenticatorID int64) (int64, error) {
+	res := s.q(ctx).Where("authenticator_id = ?", authenticatorID).Delete(&Binding{})
+	return res.RowsAffected, notFound(res.Error, fmt.Sprintf("delete bindings of authenticator %d", authenticatorID))
+}

@@ -3,14 +3,20 @@ package web_test
 import (
 	"context"
 	"net/http"
+	"net/http/httptest"
 	"net/url"
+	"strconv"
 	"strings"
+	"sync/atomic"
 	"testing"
 
 	"github.com/PuerkitoBio/goquery"
 
+	"gatehouse/models"
 	"gatehouse/models/modelstest"
+	"gatehouse/web"
 	"gatehouse/web/webtest"
+	"gatehouse/wecom"
 )
 
 // withQuery returns the callback URL u with its query parameter key set to value.
@@ -142,4 +148,271 @@ func mustQuery(t *testing.T, u, key string) string {
 		t.Fatal(err)
 	}
 	return parsed.Query().Get(key)
+}
+
+// editForm is the edit form of w's authenticator "corp" as saved, with set applied ("" deletes).
+func editForm(w *wecomWorld, set map[string]string) url.Values {
+	base := map[string]string{"name": "corp", "title": "WeCom", "auto_signup": "", "api_base": "", "redirect_path": "", "mobile_redirect_path": "/m", "secret": ""}
+	for k, v := range set {
+		base[k] = v
+	}
+	return wecomFormValues(w, base)
+}
+
+// TestSecurityWeComCorpChange: re-pointing an authenticator to another corp (or API host) never lets
+// a member of the new corp sign in as a user bound at the old one.
+func TestSecurityWeComCorpChange(t *testing.T) {
+	const otherCorp = "wwfedcba0987654321"
+	for _, dialect := range modelstest.Dialects() {
+		t.Run(dialect, func(t *testing.T) {
+			ctx := context.Background()
+			t.Run("a binding from another corp never signs in (QR)", func(t *testing.T) {
+				w := newWorld(t, dialect, worldSpec{})
+				victim := w.app.CreateUser("victim", "", true, "")
+				stale := w.a
+				stale.Options.CorpID = otherCorp
+				w.bind(t, stale, victim, "alice") // made when the authenticator pointed at otherCorp
+				r := w.signIn(t, w.app.Client(), "alice", "/auth/wecom/corp/start")
+				if r.Outcome() != "first_signin_in_client" {
+					t.Errorf("sign-in with a stale binding: %d %q, want first_signin_in_client", r.StatusCode, r.Outcome())
+				}
+				if n := countRows(t, w.app).sessions; n != 0 {
+					t.Errorf("%d sessions", n)
+				}
+			})
+			t.Run("a binding from another corp is not re-bound over by a mobile match", func(t *testing.T) {
+				w := newWorld(t, dialect, worldSpec{AutoSignup: true})
+				victim := w.app.CreateUser("victim", "", false, "")
+				stale := w.a
+				stale.Options.CorpID = otherCorp
+				w.bind(t, stale, victim, "alice")
+				w.app.CreateUser("alice", "", false, "13800000001")
+				c := w.app.Client()
+				c.UserAgent = wecom.UserAgentDesktop
+				r := w.signIn(t, c, "alice", "/auth/wecom/corp/start")
+				if r.StatusCode != http.StatusConflict || r.Outcome() != "binding_conflict" {
+					t.Errorf("in-client sign-in: %d %q, want 409 binding_conflict", r.StatusCode, r.Outcome())
+				}
+				b, err := w.app.Store.BindingBySubject(ctx, w.a.ID, "alice")
+				if err != nil || b.UserID != victim.ID || b.CorpID != otherCorp {
+					t.Errorf("the stale binding was changed: %+v %v", b, err)
+				}
+				if n := countRows(t, w.app).sessions; n != 0 {
+					t.Errorf("%d sessions", n)
+				}
+			})
+			t.Run("changing the corp needs the secret again and the bindings' deletion confirmed", func(t *testing.T) {
+				w, admin := adminWorld(t, dialect, worldSpec{})
+				alice := w.app.CreateUser("alice", "", false, "")
+				w.bind(t, w.a, alice, "alice")
+				if r := w.signIn(t, w.app.Client(), "alice", "/auth/wecom/corp/start"); r.StatusCode != http.StatusOK {
+					t.Fatalf("alice signs in: %d %q", r.StatusCode, r.Outcome())
+				}
+				path := "/admin/authenticators/" + itoa(w.a.ID)
+				before, _ := w.app.Store.AuthenticatorByID(ctx, w.a.ID)
+
+				r := admin.Post(path, editForm(w, map[string]string{"corp_id": otherCorp}))
+				if r.StatusCode != http.StatusUnprocessableEntity || r.Find("[data-testid=error-secret]").Text() == "" || r.Find("[data-testid=error-delete_bindings]").Text() == "" {
+					t.Errorf("new corp without secret nor confirmation: %d secret=%q delete_bindings=%q", r.StatusCode,
+						r.Find("[data-testid=error-secret]").Text(), r.Find("[data-testid=error-delete_bindings]").Text())
+				}
+				r = admin.Post(path, editForm(w, map[string]string{"corp_id": otherCorp, "secret": secret}))
+				if r.StatusCode != http.StatusUnprocessableEntity || r.Find("input[name=delete_bindings]").Length() != 1 || r.Find("[data-testid=error-secret]").Length() != 0 {
+					t.Errorf("new corp without confirmation: %d, want 422 with the delete_bindings question", r.StatusCode)
+				}
+				if got, _ := w.app.Store.AuthenticatorByID(ctx, w.a.ID); got.Options.CorpID != corpID || got.SecretSealed != before.SecretSealed {
+					t.Errorf("a refused form changed the authenticator")
+				}
+				r = admin.Post(path, editForm(w, map[string]string{"corp_id": otherCorp, "secret": secret, "delete_bindings": "on"}))
+				if r.StatusCode != http.StatusSeeOther {
+					t.Fatalf("confirmed: %d %s", r.StatusCode, r.Find("[data-testid^=error-]").Text())
+				}
+				if got := countRows(t, w.app); got.bindings != 0 {
+					t.Errorf("%d bindings after the confirmed corp change", got.bindings)
+				}
+				var live int64
+				w.app.Store.DB().Model(&models.Session{}).Where("user_id = ? AND revoked_at IS NULL", alice.ID).Count(&live)
+				if live != 0 {
+					t.Errorf("alice's WeCom session survived the corp change")
+				}
+				_, detail := lastAudit(t, w.app, models.ActionAuthUpdate)
+				if detail["corp_id_old"] != corpID || detail["corp_id_new"] != otherCorp || detail["bindings_deleted"] != float64(1) {
+					t.Errorf("audit %v", detail)
+				}
+			})
+			t.Run("a new API host with the secret left empty is refused; the stored secret goes nowhere", func(t *testing.T) {
+				var hits atomic.Int64
+				evil := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+					hits.Add(1)
+					w.Write([]byte(`{"errcode":0,"access_token":"x","expires_in":7200}`))
+				}))
+				defer evil.Close()
+				w, admin := adminWorld(t, dialect, worldSpec{})
+				path := "/admin/authenticators/" + itoa(w.a.ID)
+				r := admin.Post(path, editForm(w, map[string]string{"api_base": evil.URL}))
+				if r.StatusCode != http.StatusUnprocessableEntity || r.Find("[data-testid=error-secret]").Text() == "" {
+					t.Errorf("new API host without the secret: %d", r.StatusCode)
+				}
+				admin.Post(path+"/test", nil)
+				if hits.Load() != 0 {
+					t.Errorf("the new host received %d requests", hits.Load())
+				}
+				// Typed again, it is saved and audited with old and new values.
+				r = admin.Post(path, editForm(w, map[string]string{"api_base": evil.URL, "secret": secret}))
+				if r.StatusCode != http.StatusSeeOther {
+					t.Fatalf("with the secret: %d %s", r.StatusCode, r.Find("[data-testid^=error-]").Text())
+				}
+				if _, detail := lastAudit(t, w.app, models.ActionAuthUpdate); detail["api_base_old"] != "" || detail["api_base_new"] != evil.URL {
+					t.Errorf("audit %v", detail)
+				}
+			})
+		})
+	}
+}
+
+// TestSecurityWeComAPIBase: the API host the secret is sent to is an https URL (or loopback, or a host
+// the operator allowed http to), without credentials, query or fragment that could redirect it.
+func TestSecurityWeComAPIBase(t *testing.T) {
+	allow := func(c *web.Config, _ *web.Options) { c.WeComAllowHTTP = []string{"wecom-proxy.internal"} }
+	tests := []struct {
+		name, base string
+		ok         bool
+	}{
+		{"fragment", "https://qyapi.example.com/#x", false},
+		{"userinfo", "https://user:pw@qyapi.example.com", false},
+		{"userinfo that hides another host", "https://qyapi.weixin.qq.com@evil.example", false},
+		{"query", "https://qyapi.example.com/?a=1", false},
+		{"empty query", "https://qyapi.example.com/?", false},
+		{"plain http to a public host", "http://qyapi.example.com", false},
+		{"plain http to a host the operator allowed", "http://wecom-proxy.internal:8080", true},
+		{"plain http to loopback", "http://127.0.0.1:9", true},
+		{"https with a path", "https://qyapi.example.com/wecom", true},
+	}
+	for _, dialect := range modelstest.Dialects() {
+		t.Run(dialect, func(t *testing.T) {
+			w, c := adminWorld(t, dialect, worldSpec{AppOptions: []webtest.Option{allow}})
+			for i, tt := range tests {
+				t.Run(tt.name, func(t *testing.T) {
+					r := c.Post("/admin/authenticators", wecomFormValues(w, map[string]string{"name": "x" + itoa(int64(i)), "api_base": tt.base}))
+					if tt.ok && r.StatusCode != http.StatusSeeOther {
+						t.Errorf("%q refused: %d %s", tt.base, r.StatusCode, r.Find("[data-testid^=error-]").Text())
+					}
+					if !tt.ok && (r.StatusCode != http.StatusUnprocessableEntity || r.Find("[data-testid=error-api_base]").Text() == "") {
+						t.Errorf("%q: %d, want 422 with an api_base error", tt.base, r.StatusCode)
+					}
+				})
+			}
+		})
+	}
+}
+
+func itoa(n int64) string { return strconv.FormatInt(n, 10) }
+
+// TestSecurityWeComPrivilegedMobileMatch: a WeCom member whose mobile matches an administrator or an
+// account with a password is never bound on the mobile alone: the account's password is asked first.
+func TestSecurityWeComPrivilegedMobileMatch(t *testing.T) {
+	const start = "/auth/wecom/corp/start?redirect=%2Faccount"
+	const confirm = "/auth/wecom/corp/confirm"
+	const password = "correct horse battery"
+	for _, dialect := range modelstest.Dialects() {
+		t.Run(dialect, func(t *testing.T) {
+			ctx := context.Background()
+			// ask brings a fresh in-client browser, as member alice, to the confirm page.
+			ask := func(t *testing.T, w *wecomWorld) (*webtest.Client, *webtest.Response) {
+				t.Helper()
+				c := w.app.Client()
+				c.UserAgent = wecom.UserAgentDesktop
+				r := w.signIn(t, c, "alice", start)
+				return c, r
+			}
+			nothingBound := func(t *testing.T, w *wecomWorld) {
+				t.Helper()
+				if got := countRows(t, w.app); got.bindings != 0 || got.sessions != 0 {
+					t.Errorf("%d bindings and %d sessions, want none", got.bindings, got.sessions)
+				}
+			}
+			for _, admin := range []bool{true, false} {
+				name := "user with a password"
+				if admin {
+					name = "admin with a password"
+				}
+				t.Run(name+": the password is asked, nothing bound before", func(t *testing.T) {
+					w := newWorld(t, dialect, worldSpec{})
+					u := w.app.CreateUser("alice", password, admin, "13800000001")
+					c, r := ask(t, w)
+					if r.StatusCode != http.StatusOK || r.Outcome() != "confirm_password" || r.Find("form[action='"+confirm+"'] input[name=password]").Length() != 1 {
+						t.Fatalf("mobile match: %d %q, want 200 confirm_password with a password form", r.StatusCode, r.Outcome())
+					}
+					nothingBound(t, w)
+
+					r = c.Post(confirm, url.Values{"password": {"wrong password"}})
+					if r.Outcome() != "confirm_password" || r.Find("[data-testid=error-password]").Text() == "" {
+						t.Errorf("wrong password: %d %q, want the page again with an error", r.StatusCode, r.Outcome())
+					}
+					nothingBound(t, w)
+
+					r = c.Post(confirm, url.Values{"password": {password}})
+					if r.StatusCode != http.StatusSeeOther || r.Location() != "/account" {
+						t.Fatalf("right password: %d %q", r.StatusCode, r.Location())
+					}
+					if b, err := w.app.Store.BindingBySubject(ctx, w.a.ID, "alice"); err != nil || b.UserID != u.ID || b.CorpID != corpID {
+						t.Errorf("binding %+v %v", b, err)
+					}
+					if got := countRows(t, w.app).sessions; got != 1 {
+						t.Errorf("%d sessions, want 1", got)
+					}
+					if page := c.Get("/account"); page.StatusCode != http.StatusOK {
+						t.Errorf("signed in: /account answers %d", page.StatusCode)
+					}
+					// The pending binding worked once.
+					if r := c.Post(confirm, url.Values{"password": {password}}); r.Outcome() != "state_invalid" {
+						t.Errorf("second confirm: %d %q, want state_invalid", r.StatusCode, r.Outcome())
+					}
+				})
+			}
+			t.Run("a copied pending binding is single use", func(t *testing.T) {
+				w := newWorld(t, dialect, worldSpec{})
+				w.app.CreateUser("alice", password, true, "13800000001")
+				c := w.app.Client()
+				c.UserAgent = wecom.UserAgentDesktop
+				r := c.Get(w.toCallback(t, c, "alice", start))
+				var pending string
+				for _, ck := range r.Cookies() {
+					if ck.Name == "gatehouse_wecom_bind" {
+						pending = ck.Value
+					}
+				}
+				if pending == "" {
+					t.Fatalf("no pending binding cookie: %d %q", r.StatusCode, r.Outcome())
+				}
+				if r := c.Post(confirm, url.Values{"password": {password}}); r.StatusCode != http.StatusSeeOther {
+					t.Fatalf("confirm: %d", r.StatusCode)
+				}
+				replay := w.app.Client()
+				replay.SetCookie("gatehouse_wecom_bind", pending)
+				if r := replay.Post(confirm, url.Values{"password": {password}}); r.Outcome() != "state_invalid" || replay.Cookie("gatehouse_session") != "" {
+					t.Errorf("replayed pending binding: %d %q", r.StatusCode, r.Outcome())
+				}
+			})
+			t.Run("another browser without the pending binding cannot confirm", func(t *testing.T) {
+				w := newWorld(t, dialect, worldSpec{})
+				w.app.CreateUser("alice", password, true, "13800000001")
+				ask(t, w)
+				other := w.app.Client()
+				if r := other.Post(confirm, url.Values{"password": {password}}); r.StatusCode != http.StatusBadRequest || r.Outcome() != "state_invalid" {
+					t.Errorf("confirm without the cookie: %d %q", r.StatusCode, r.Outcome())
+				}
+				nothingBound(t, w)
+			})
+			t.Run("an admin without a password is never bound by mobile", func(t *testing.T) {
+				w := newWorld(t, dialect, worldSpec{})
+				w.app.CreateUser("alice", "", true, "13800000001")
+				_, r := ask(t, w)
+				if r.StatusCode != http.StatusForbidden || r.Outcome() != "bind_by_admin" {
+					t.Errorf("mobile match on a password-less admin: %d %q", r.StatusCode, r.Outcome())
+				}
+				nothingBound(t, w)
+			})
+		})
+	}
 }

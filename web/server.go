@@ -80,7 +80,7 @@ func New(cfg Config, store *models.Store, log *slog.Logger, opts Options) (*Serv
 		return nil, err
 	}
 	wecomClient := wecom.NewClient(opts.HTTPClient, models.NewTokenCache(store, sealer, now))
-	signin := auth.NewWeCom(store, wecomClient, sealer, auth.WeComBases{API: cfg.WeComAPIBase, OAuth: cfg.WeComOAuthBase, Login: cfg.WeComLoginBase}, now)
+	signin := auth.NewWeCom(store, wecomClient, sealer, auth.WeComBases{API: cfg.WeComAPIBase, OAuth: cfg.WeComOAuthBase, Login: cfg.WeComLoginBase, HTTPHosts: cfg.WeComAllowHTTP}, now)
 	s := &Server{
 		cfg:     cfg,
 		store:   store,
