@@ -7,6 +7,7 @@ import (
 	"net/url"
 	"strconv"
 	"strings"
+	"sync"
 	"sync/atomic"
 	"testing"
 
@@ -413,6 +414,67 @@ func TestSecurityWeComPrivilegedMobileMatch(t *testing.T) {
 				}
 				nothingBound(t, w)
 			})
+		})
+	}
+}
+
+// TestWeComParallelFirstSignIn: the same new member signs up from two devices at once (auto-signup,
+// or a mobile match of an ordinary user); both end signed in as one user with one binding.
+func TestWeComParallelFirstSignIn(t *testing.T) {
+	const start = "/auth/wecom/corp/start"
+	tests := []struct {
+		name       string
+		autoSignup bool
+		member     string
+		setup      func(w *wecomWorld)
+	}{
+		{"auto-signup from two devices", true, "erin", nil},
+		{"mobile match from two devices", false, "bob", func(w *wecomWorld) { w.app.CreateUser("bob", "", false, "13800000002") }},
+	}
+	for _, dialect := range modelstest.Dialects() {
+		t.Run(dialect, func(t *testing.T) {
+			for _, tt := range tests {
+				t.Run(tt.name, func(t *testing.T) {
+					for round := 0; round < 3; round++ { // races are won differently each time
+						w := newWorld(t, dialect, worldSpec{AutoSignup: tt.autoSignup})
+						if tt.setup != nil {
+							tt.setup(w)
+						}
+						const devices = 4
+						clients := make([]*webtest.Client, devices)
+						urls := make([]string, devices)
+						for i := range clients {
+							clients[i] = w.app.Client()
+							clients[i].UserAgent = wecom.UserAgentIOS
+							urls[i] = w.toCallback(t, clients[i], tt.member, start)
+						}
+						statuses := make([]int, devices)
+						var wg sync.WaitGroup
+						for i := range clients {
+							wg.Add(1)
+							go func() {
+								defer wg.Done()
+								statuses[i] = clients[i].Get(urls[i]).StatusCode
+							}()
+						}
+						wg.Wait()
+						for i, s := range statuses {
+							if s != http.StatusSeeOther {
+								t.Errorf("device %d: status %d, want 303", i, s)
+							}
+						}
+						var users, bindings int64
+						w.app.Store.DB().Model(&models.User{}).Where("mobile IS NOT NULL").Count(&users)
+						w.app.Store.DB().Model(&models.Binding{}).Count(&bindings)
+						if users != 1 || bindings != 1 {
+							t.Errorf("%d users and %d bindings, want 1 and 1", users, bindings)
+						}
+						if got := countRows(t, w.app).sessions; got != devices {
+							t.Errorf("%d sessions, want %d", got, devices)
+						}
+					}
+				})
+			}
 		})
 	}
 }
