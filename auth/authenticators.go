@@ -308,9 +308,15 @@ func (s *WeComAuthenticators) Test(ctx context.Context, id int64) (models.Connec
 		res.Code = wecom.CodeUnreachable
 	}
 	var werr *wecom.Error
-	if errors.As(err, &werr) && werr.FromIP != "" {
-		a.Options.LastSeenIP = werr.FromIP
+	fromIP := ""
+	if errors.As(err, &werr) {
+		fromIP = werr.FromIP
 	}
-	a.Options.LastTest = &res
-	return res, s.store.SaveAuthenticator(ctx, &a)
+	// Only the result is written: an edit saved while WeCom answered is kept.
+	return res, s.store.UpdateAuthenticatorStatus(ctx, a.ID, func(o *models.AuthenticatorOptions) {
+		if fromIP != "" {
+			o.LastSeenIP = fromIP
+		}
+		o.LastTest = &res
+	})
 }

@@ -333,8 +333,7 @@ func (w *WeCom) RememberOutboundIP(ctx context.Context, a models.Authenticator, 
 	if !errors.As(err, &werr) || werr.Code != 60020 || werr.FromIP == "" || werr.FromIP == a.Options.LastSeenIP {
 		return nil
 	}
-	a.Options.LastSeenIP = werr.FromIP
-	return w.store.SaveAuthenticator(ctx, &a)
+	return w.store.UpdateAuthenticatorStatus(ctx, a.ID, func(o *models.AuthenticatorOptions) { o.LastSeenIP = werr.FromIP })
 }
 
 func firstNonEmpty(s ...string) string {

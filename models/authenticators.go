@@ -2,10 +2,14 @@ package models
 
 import (
 	"context"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"strings"
 	"time"
+
+	"gorm.io/gorm"
+	"gorm.io/gorm/clause"
 )
 
 // ErrLastEnabled is returned when a change would leave no enabled authenticator.
@@ -142,6 +146,36 @@ func (s *Store) SaveAuthenticator(ctx context.Context, a *Authenticator) error {
 		}
 		return autoLoginConflict(tx.q(ctx).Save(a).Error, fmt.Sprintf("save authenticator %q", a.Name))
 	})
+}
+
+// UpdateAuthenticatorStatus records what Gatehouse learnt about an authenticator (the outbound IP
+// WeCom reported, the last connection test) without touching its settings: fn changes the options
+// read inside one transaction (the row locked on PostgreSQL; SQLite's immediate transactions
+// serialise), and only the options column is written, so an admin's edit saved meanwhile is kept.
+func (s *Store) UpdateAuthenticatorStatus(ctx context.Context, id int64, fn func(*AuthenticatorOptions)) error {
+	defer s.changedAuthenticators()
+	what := fmt.Sprintf("update status of authenticator %d", id)
+	return s.InTx(ctx, func(tx *Store) error {
+		var a Authenticator
+		if err := tx.forUpdate(ctx).First(&a, id).Error; err != nil {
+			return notFound(err, what)
+		}
+		fn(&a.Options)
+		raw, err := json.Marshal(a.Options)
+		if err != nil {
+			return fmt.Errorf("%s: %w", what, err)
+		}
+		return notFound(tx.q(ctx).Model(&Authenticator{}).Where("id = ?", id).UpdateColumn("options", string(raw)).Error, what)
+	})
+}
+
+// forUpdate is a query whose rows stay locked until the transaction ends, on PostgreSQL; SQLite's
+// immediate transactions already hold the only write lock.
+func (s *Store) forUpdate(ctx context.Context) *gorm.DB {
+	if s.dialect == "postgres" {
+		return s.q(ctx).Clauses(clause.Locking{Strength: "UPDATE"})
+	}
+	return s.q(ctx)
 }
 
 // autoLoginConflict tells a second auto login (the partial unique index) apart from a taken name.

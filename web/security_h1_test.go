@@ -10,6 +10,7 @@ import (
 	"sync"
 	"sync/atomic"
 	"testing"
+	"time"
 
 	"github.com/PuerkitoBio/goquery"
 
@@ -472,6 +473,64 @@ func TestWeComParallelFirstSignIn(t *testing.T) {
 						if got := countRows(t, w.app).sessions; got != devices {
 							t.Errorf("%d sessions, want %d", got, devices)
 						}
+					}
+				})
+			}
+		})
+	}
+}
+
+// TestWeComStatusKeepsEdits: the connection test and the outbound-IP hint write only what they
+// learnt; an admin's edit saved while WeCom was answering is kept.
+func TestWeComStatusKeepsEdits(t *testing.T) {
+	tests := []struct {
+		name string
+		spec worldSpec
+		// run starts the slow WeCom call and returns when it is done.
+		run func(t *testing.T, w *wecomWorld, admin *webtest.Client, begun chan<- struct{})
+	}{
+		{"connection test", worldSpec{}, func(t *testing.T, w *wecomWorld, admin *webtest.Client, begun chan<- struct{}) {
+			close(begun)
+			admin.Post("/admin/authenticators/"+itoa(w.a.ID)+"/test", nil)
+		}},
+		{"outbound IP hint of a sign-in refused with 60020", worldSpec{TrustedIPs: []string{"203.0.113.7"}}, func(t *testing.T, w *wecomWorld, _ *webtest.Client, begun chan<- struct{}) {
+			c := w.app.Client()
+			cb := w.toCallback(t, c, "alice", "/auth/wecom/corp/start")
+			close(begun)
+			if r := c.Get(cb); r.Outcome() != "wecom_error" {
+				t.Errorf("sign-in: %d %q, want wecom_error", r.StatusCode, r.Outcome())
+			}
+		}},
+	}
+	for _, dialect := range modelstest.Dialects() {
+		t.Run(dialect, func(t *testing.T) {
+			for _, tt := range tests {
+				t.Run(tt.name, func(t *testing.T) {
+					ctx := context.Background()
+					w, admin := adminWorld(t, dialect, tt.spec)
+					w.sim.SetLatency(700 * time.Millisecond)
+					begun, done := make(chan struct{}), make(chan struct{})
+					go func() {
+						defer close(done)
+						tt.run(t, w, admin, begun)
+					}()
+					<-begun
+					time.Sleep(300 * time.Millisecond) // the request has loaded the authenticator and waits for WeCom
+					a, err := w.app.Store.AuthenticatorByID(ctx, w.a.ID)
+					if err != nil {
+						t.Fatal(err)
+					}
+					a.Title, a.Options.RedirectPath = "Edited meanwhile", "/edited"
+					if err := w.app.Store.SaveAuthenticator(ctx, &a); err != nil {
+						t.Fatal(err)
+					}
+					<-done
+					got, _ := w.app.Store.AuthenticatorByID(ctx, w.a.ID)
+					if got.Title != "Edited meanwhile" || got.Options.RedirectPath != "/edited" {
+						t.Errorf("the edit was undone: title %q, redirect_path %q", got.Title, got.Options.RedirectPath)
+					}
+					if got.Options.LastTest == nil && got.Options.LastSeenIP == "" {
+						t.Errorf("nothing recorded: %+v", got.Options)
 					}
 				})
 			}
