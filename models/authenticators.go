@@ -186,15 +186,21 @@ func autoLoginConflict(err error, what string) error {
 	return notFound(err, what)
 }
 
+// checkNotLastEnabled refuses to disable or delete id when no other authenticator is enabled. Run
+// inside the transaction that makes the change: on PostgreSQL it locks the enabled rows (in id order,
+// so two admins never deadlock), so a second admin disabling another one at the same moment waits
+// and then sees this change; SQLite's immediate transactions already serialise writers.
 func (s *Store) checkNotLastEnabled(ctx context.Context, id int64) error {
-	var others int64
-	if err := s.q(ctx).Model(&Authenticator{}).Where("enabled AND id <> ?", id).Count(&others).Error; err != nil {
-		return fmt.Errorf("count enabled authenticators: %w", err)
+	var ids []int64
+	if err := s.forUpdate(ctx).Model(&Authenticator{}).Where("enabled").Order("id").Pluck("id", &ids).Error; err != nil {
+		return fmt.Errorf("lock enabled authenticators: %w", err)
 	}
-	if others == 0 {
-		return ErrLastEnabled
+	for _, other := range ids {
+		if other != id {
+			return nil
+		}
 	}
-	return nil
+	return ErrLastEnabled
 }
 
 // DeleteAuthenticator removes an authenticator with its bindings, never the last enabled one.
