@@ -253,12 +253,16 @@ func (s *WeComAuthenticators) Update(ctx context.Context, id int64, in WeComInpu
 		if err := tx.SaveAuthenticator(ctx, &a); err != nil {
 			return err
 		}
-		if !moved {
+		// Disabling ends the sessions made through the authenticator; so does a new corp or host,
+		// whose bindings go too.
+		if !moved && (a.Enabled || !ch.Before.Enabled) {
 			return nil
 		}
 		var err error
-		if ch.BindingsDeleted, err = tx.DeleteAuthenticatorBindings(ctx, a.ID); err != nil {
-			return err
+		if moved {
+			if ch.BindingsDeleted, err = tx.DeleteAuthenticatorBindings(ctx, a.ID); err != nil {
+				return err
+			}
 		}
 		ch.SessionsEnded, err = tx.RevokeAuthenticatorSessions(ctx, a.ID, s.now())
 		return err

@@ -133,7 +133,10 @@ func updateDetail(ch auth.Change, secretChanged bool) map[string]any {
 	if b.CorpID != a.CorpID || b.APIBase != a.APIBase {
 		detail["corp_id_old"], detail["corp_id_new"] = b.CorpID, a.CorpID
 		detail["api_base_old"], detail["api_base_new"] = b.APIBase, a.APIBase
-		detail["bindings_deleted"], detail["sessions_ended"] = ch.BindingsDeleted, ch.SessionsEnded
+		detail["bindings_deleted"] = ch.BindingsDeleted
+	}
+	if ch.SessionsEnded > 0 || (ch.Before.Enabled && !ch.After.Enabled) {
+		detail["sessions_ended"] = ch.SessionsEnded
 	}
 	return detail
 }
@@ -228,12 +231,7 @@ func (h *Handlers) AuthenticatorDelete(c *gin.Context) {
 		c.Redirect(http.StatusSeeOther, back)
 		return
 	}
-	n, err := h.Store.CountBindings(c.Request.Context(), a.ID)
-	if err != nil {
-		h.fail(c, err)
-		return
-	}
-	err = h.Store.DeleteAuthenticator(c.Request.Context(), a.ID)
+	n, ended, err := h.Store.RemoveAuthenticator(c.Request.Context(), a.ID, h.Now())
 	if errors.Is(err, models.ErrLastEnabled) {
 		h.flash(c, "error", "flash.last_enabled")
 		c.Redirect(http.StatusSeeOther, back)
@@ -247,7 +245,7 @@ func (h *Handlers) AuthenticatorDelete(c *gin.Context) {
 		h.fail(c, err)
 		return
 	}
-	h.audit(c, models.Event{Action: models.ActionAuthDelete, Target: a.Name, Detail: map[string]any{"title": a.Title, "bindings_deleted": n}})
+	h.audit(c, models.Event{Action: models.ActionAuthDelete, Target: a.Name, Detail: map[string]any{"title": a.Title, "bindings_deleted": n, "sessions_ended": ended}})
 	h.flash(c, "ok", "flash.authenticator_deleted", "Title", a.Title)
 	c.Redirect(http.StatusSeeOther, "/admin/authenticators")
 }

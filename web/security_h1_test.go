@@ -537,3 +537,81 @@ func TestWeComStatusKeepsEdits(t *testing.T) {
 		})
 	}
 }
+
+// TestSecuritySessionsEnd: the sessions a change makes untrustworthy end at the next request, and
+// only those (DESIGN.md §6 "Sessions").
+func TestSecuritySessionsEnd(t *testing.T) {
+	const alicePassword = "alice-password-1"
+	tests := []struct {
+		name string
+		// act is the admin's change; it returns the audit action and the detail key that counts.
+		act func(t *testing.T, w *wecomWorld, admin *webtest.Client, alice models.User, b models.Binding) (string, string)
+		// wecomEnds and passwordEnds: whether alice's WeCom and password sessions end.
+		wecomEnds, passwordEnds bool
+	}{
+		{"unbinding a WeCom identity ends the sessions made through it", func(t *testing.T, w *wecomWorld, admin *webtest.Client, alice models.User, b models.Binding) (string, string) {
+			admin.Post("/admin/users/"+itoa(alice.ID)+"/bindings/"+itoa(b.ID)+"/delete", nil)
+			return models.ActionBindingDelete, "sessions_ended"
+		}, true, false},
+		{"disabling the authenticator ends its sessions", func(t *testing.T, w *wecomWorld, admin *webtest.Client, _ models.User, _ models.Binding) (string, string) {
+			admin.Post("/admin/authenticators/"+itoa(w.a.ID)+"/toggle", nil)
+			return models.ActionAuthUpdate, "sessions_ended"
+		}, true, false},
+		{"disabling the authenticator in its form ends its sessions", func(t *testing.T, w *wecomWorld, admin *webtest.Client, _ models.User, _ models.Binding) (string, string) {
+			if r := admin.Post("/admin/authenticators/"+itoa(w.a.ID), editForm(w, map[string]string{"enabled": ""})); r.StatusCode != http.StatusSeeOther {
+				t.Fatalf("save: %d %s", r.StatusCode, r.Find("[data-testid^=error-]").Text())
+			}
+			return models.ActionAuthUpdate, "sessions_ended"
+		}, true, false},
+		{"deleting the authenticator ends its sessions", func(t *testing.T, w *wecomWorld, admin *webtest.Client, _ models.User, _ models.Binding) (string, string) {
+			admin.Post("/admin/authenticators/"+itoa(w.a.ID)+"/delete", url.Values{"confirm": {"yes"}})
+			return models.ActionAuthDelete, "sessions_ended"
+		}, true, false},
+		{"an admin setting a new password ends all the user's sessions", func(t *testing.T, w *wecomWorld, admin *webtest.Client, alice models.User, _ models.Binding) (string, string) {
+			r := admin.Post("/admin/users/"+itoa(alice.ID), url.Values{"username": {"alice"}, "nickname": {"Alice"}, "password": {"brand-new-password-2"}})
+			if r.StatusCode != http.StatusSeeOther {
+				t.Fatalf("set password: %d %s", r.StatusCode, r.Find("[data-testid^=error-]").Text())
+			}
+			return models.ActionSessionRevoke, "count"
+		}, true, true},
+	}
+	for _, dialect := range modelstest.Dialects() {
+		t.Run(dialect, func(t *testing.T) {
+			for _, tt := range tests {
+				t.Run(tt.name, func(t *testing.T) {
+					w, admin := adminWorld(t, dialect, worldSpec{})
+					alice := w.app.CreateUser("alice", alicePassword, false, "")
+					b := w.bind(t, w.a, alice, "alice")
+					viaWeCom := w.app.Client()
+					if r := w.signIn(t, viaWeCom, "alice", "/auth/wecom/corp/start"); r.StatusCode != http.StatusOK {
+						t.Fatalf("WeCom sign-in: %d %q", r.StatusCode, r.Outcome())
+					}
+					viaPassword := w.app.Client()
+					viaPassword.SignIn("alice", alicePassword)
+					action, key := tt.act(t, w, admin, alice, b)
+					for _, s := range []struct {
+						what string
+						c    *webtest.Client
+						ends bool
+					}{{"WeCom session", viaWeCom, tt.wecomEnds}, {"password session", viaPassword, tt.passwordEnds}, {"admin's own session", admin, false}} {
+						page := "/account"
+						if s.c == admin {
+							page = "/admin"
+						}
+						r := s.c.Get(page)
+						if ended := r.StatusCode == http.StatusSeeOther && strings.HasPrefix(r.Location(), "/signin"); ended != s.ends {
+							t.Errorf("%s ended = %v, want %v (%d %q)", s.what, ended, s.ends, r.StatusCode, r.Location())
+						}
+					}
+					want := float64(1)
+					if tt.passwordEnds {
+						want = 2
+					}
+					if _, detail := lastAudit(t, w.app, action); detail[key] != want {
+						t.Errorf("audit %s: %v, want %s = %v", action, detail, key, want)
+					}
+				})
+			}
+		})
+	}
+}
