@@ -235,7 +235,8 @@ type Change struct {
 // Update changes a WeCom authenticator. Changing the corp, app or secret drops the cached token; a
 // new corp or API host needs the secret typed again and, when bindings exist, the confirmation that
 // deletes them (and ends the sessions made through them) in the same transaction as the save.
-func (s *WeComAuthenticators) Update(ctx context.Context, id int64, in WeComInput) (Change, error) {
+// keepHash is the acting admin's session, which a disabling does not end ("" ends all).
+func (s *WeComAuthenticators) Update(ctx context.Context, id int64, in WeComInput, keepHash string) (Change, error) {
 	a, err := s.store.AuthenticatorByID(ctx, id)
 	if err != nil {
 		return Change{}, err
@@ -264,7 +265,7 @@ func (s *WeComAuthenticators) Update(ctx context.Context, id int64, in WeComInpu
 				return err
 			}
 		}
-		ch.SessionsEnded, err = tx.RevokeAuthenticatorSessions(ctx, a.ID, s.now())
+		ch.SessionsEnded, err = tx.RevokeAuthenticatorSessions(ctx, a.ID, keepHash, s.now())
 		return err
 	})
 	if err := storeConflicts(err); err != nil {

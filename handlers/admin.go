@@ -71,7 +71,7 @@ func (h *Handlers) AuthenticatorToggle(c *gin.Context) {
 		return
 	}
 	a.Enabled = !a.Enabled
-	ended, err := h.Store.ToggleAuthenticator(c.Request.Context(), &a, h.Now())
+	ended, err := h.Store.ToggleAuthenticator(c.Request.Context(), &a, currentSession(c).ID, h.Now())
 	switch {
 	case errors.Is(err, models.ErrLastEnabled):
 		h.flash(c, "error", "flash.last_enabled")

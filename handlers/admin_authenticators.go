@@ -93,7 +93,7 @@ func (h *Handlers) AuthenticatorUpdate(c *gin.Context) {
 		return
 	}
 	in := wecomInput(c)
-	ch, err := h.WeComAdmin.Update(c.Request.Context(), a.ID, in)
+	ch, err := h.WeComAdmin.Update(c.Request.Context(), a.ID, in, currentSession(c).ID)
 	if h.wecomFormFailed(c, a, in, err) {
 		return
 	}
@@ -231,7 +231,7 @@ func (h *Handlers) AuthenticatorDelete(c *gin.Context) {
 		c.Redirect(http.StatusSeeOther, back)
 		return
 	}
-	n, ended, err := h.Store.RemoveAuthenticator(c.Request.Context(), a.ID, h.Now())
+	n, ended, err := h.Store.RemoveAuthenticator(c.Request.Context(), a.ID, currentSession(c).ID, h.Now())
 	if errors.Is(err, models.ErrLastEnabled) {
 		h.flash(c, "error", "flash.last_enabled")
 		c.Redirect(http.StatusSeeOther, back)

@@ -262,30 +262,31 @@ func (s *Store) CountAuthenticators(ctx context.Context) (all, enabled int64, er
 	return all, enabled, notFound(err, "count enabled authenticators")
 }
 
-// ToggleAuthenticator saves a's enabled switch; disabling it also ends the sessions made through it,
-// in the same transaction. It returns how many sessions ended.
-func (s *Store) ToggleAuthenticator(ctx context.Context, a *Authenticator, now time.Time) (int64, error) {
+// ToggleAuthenticator saves a's enabled switch; disabling it also ends the sessions made through it
+// (but keepHash, the acting admin's own), in the same transaction. It returns how many ended.
+func (s *Store) ToggleAuthenticator(ctx context.Context, a *Authenticator, keepHash string, now time.Time) (int64, error) {
 	var ended int64
 	err := s.InTx(ctx, func(tx *Store) error {
 		if err := tx.SaveAuthenticator(ctx, a); err != nil || a.Enabled {
 			return err
 		}
 		var err error
-		ended, err = tx.RevokeAuthenticatorSessions(ctx, a.ID, now)
+		ended, err = tx.RevokeAuthenticatorSessions(ctx, a.ID, keepHash, now)
 		return err
 	})
 	return ended, err
 }
 
 // RemoveAuthenticator deletes an authenticator with its bindings (never the last enabled one) and
-// ends the sessions made through it, in one transaction; it says how many bindings and sessions went.
-func (s *Store) RemoveAuthenticator(ctx context.Context, id int64, now time.Time) (bindings, sessions int64, err error) {
+// ends the sessions made through it (but keepHash, the acting admin's own), in one transaction; it
+// says how many bindings and sessions went.
+func (s *Store) RemoveAuthenticator(ctx context.Context, id int64, keepHash string, now time.Time) (bindings, sessions int64, err error) {
 	err = s.InTx(ctx, func(tx *Store) error {
 		var err error
 		if bindings, err = tx.CountBindings(ctx, id); err != nil {
 			return err
 		}
-		if sessions, err = tx.RevokeAuthenticatorSessions(ctx, id, now); err != nil {
+		if sessions, err = tx.RevokeAuthenticatorSessions(ctx, id, keepHash, now); err != nil {
 			return err
 		}
 		return tx.DeleteAuthenticator(ctx, id)

@@ -71,9 +71,10 @@ func (s *Store) DeleteOldSessions(ctx context.Context, cutoff time.Time) (int64,
 }
 
 // RevokeAuthenticatorSessions ends every live session made through an authenticator (disabled,
-// deleted, or moved to another corp) and says how many.
-func (s *Store) RevokeAuthenticatorSessions(ctx context.Context, authenticatorID int64, now time.Time) (int64, error) {
-	res := s.q(ctx).Model(&Session{}).Where("authenticator_id = ? AND revoked_at IS NULL AND expires_at > ?", authenticatorID, now).UpdateColumn("revoked_at", now)
+// deleted, or moved to another corp) except keepHash (the acting admin's own, "" keeps none) and
+// says how many.
+func (s *Store) RevokeAuthenticatorSessions(ctx context.Context, authenticatorID int64, keepHash string, now time.Time) (int64, error) {
+	res := s.q(ctx).Model(&Session{}).Where("authenticator_id = ? AND id <> ? AND revoked_at IS NULL AND expires_at > ?", authenticatorID, keepHash, now).UpdateColumn("revoked_at", now)
 	return res.RowsAffected, notFound(res.Error, fmt.Sprintf("revoke sessions of authenticator %d", authenticatorID))
 }
 
