@@ -120,9 +120,8 @@ func (h *Handlers) renderConfirm(c *gin.Context, status int, a models.Authentica
 // account with a password), then binds the member and signs in with a new session. A wrong password
 // shows the page again and binds nothing; the password throttle applies as on the sign-in page.
 func (h *Handlers) WeComConfirm(c *gin.Context) {
-	a, ok := h.wecomAuthenticator(c, false)
+	a, ok := h.wecomAuthenticator(c, true)
 	if !ok {
-		h.States.ClearBind(c.Writer, c.Request)
 		return
 	}
 	ctx := c.Request.Context()
@@ -186,17 +185,18 @@ func (h *Handlers) landing(c *gin.Context, a models.Authenticator, asked string)
 }
 
 // wecomAuthenticator loads the enabled WeCom authenticator named in the path, or renders the
-// authenticator_unavailable page. On a callback (callback true) that page also clears the state
-// cookie: rule 1 clears it whatever happens next.
-func (h *Handlers) wecomAuthenticator(c *gin.Context, callback bool) (models.Authenticator, bool) {
+// authenticator_unavailable page. On a callback or a password confirmation (ending true) that page
+// also clears the state and pending-binding cookies: rule 1 clears them whatever happens next.
+func (h *Handlers) wecomAuthenticator(c *gin.Context, ending bool) (models.Authenticator, bool) {
 	a, err := h.Store.EnabledAuthenticatorByName(c.Request.Context(), c.Param("name"))
 	if err != nil && !errors.Is(err, models.ErrNotFound) {
 		h.fail(c, err)
 		return a, false
 	}
 	if err != nil || !a.IsWeCom() || !a.Enabled {
-		if callback {
+		if ending {
 			h.States.Clear(c.Writer, c.Request)
+			h.States.ClearBind(c.Writer, c.Request)
 		}
 		h.wecomRefused(c, models.Authenticator{Name: c.Param("name")}, auth.Pending{}, &auth.Refusal{Outcome: auth.OutcomeAuthenticatorUnavailable})
 		return a, false
