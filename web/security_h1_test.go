@@ -406,6 +406,36 @@ func TestSecurityWeComPrivilegedMobileMatch(t *testing.T) {
 				}
 				nothingBound(t, w)
 			})
+			t.Run("a pending binding expires after 10 minutes", func(t *testing.T) {
+				clk := &clock{}
+				w := newWorld(t, dialect, worldSpec{AppOptions: []webtest.Option{webtest.WithClock(clk.Now)}})
+				w.app.CreateUser("alice", password, true, "13800000001")
+				c, r := ask(t, w)
+				if r.Outcome() != "confirm_password" {
+					t.Fatalf("mobile match: %d %q", r.StatusCode, r.Outcome())
+				}
+				clk.Advance(11 * time.Minute)
+				if r := c.Post(confirm, url.Values{"password": {password}}); r.Outcome() != "state_invalid" {
+					t.Errorf("confirm after 11 minutes: %d %q, want state_invalid", r.StatusCode, r.Outcome())
+				}
+				nothingBound(t, w)
+			})
+			t.Run("password guesses on the confirm page are throttled", func(t *testing.T) {
+				w := newWorld(t, dialect, worldSpec{})
+				w.app.CreateUser("alice", password, true, "13800000001")
+				c, _ := ask(t, w)
+				var last *webtest.Response
+				for range 6 {
+					last = c.Post(confirm, url.Values{"password": {"guess"}})
+				}
+				if last.StatusCode != http.StatusTooManyRequests || last.Find("[data-testid=error-password]").Text() == "" {
+					t.Errorf("sixth guess: %d, want 429 with the wait", last.StatusCode)
+				}
+				if r := c.Post(confirm, url.Values{"password": {password}}); r.StatusCode != http.StatusTooManyRequests {
+					t.Errorf("right password while throttled: %d, want 429", r.StatusCode)
+				}
+				nothingBound(t, w)
+			})
 			t.Run("an admin without a password is never bound by mobile", func(t *testing.T) {
 				w := newWorld(t, dialect, worldSpec{})
 				w.app.CreateUser("alice", "", true, "13800000001")
