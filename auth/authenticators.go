@@ -229,7 +229,7 @@ func (s *WeComAuthenticators) Create(ctx context.Context, in WeComInput) (models
 type Change struct {
 	Before, After   models.Authenticator
 	BindingsDeleted int64 // bindings of the old corp or host, deleted after confirmation
-	SessionsEnded   int64 // sessions made through those bindings
+	SessionsEnded   int64 // sessions made through the authenticator, ended by a move or by disabling it
 }
 
 // Update changes a WeCom authenticator. Changing the corp, app or secret drops the cached token; a
