@@ -23,6 +23,8 @@ type WeComInput struct {
 	CorpID, AgentID, Secret          string
 	Origin, RedirectPath, MobilePath string
 	APIBase                          string
+	// DeleteBindings confirms that changing the corp or API host deletes the existing bindings.
+	DeleteBindings bool
 }
 
 var (
@@ -87,12 +89,32 @@ func (s *WeComAuthenticators) validate(ctx context.Context, in WeComInput, a *mo
 	} else if err != nil || agentID <= 0 || agentID > 1<<31 {
 		bad["agent_id"] = "agent_id"
 	}
+	apiBase, err := s.validAPIBase(in.APIBase)
+	if err != nil {
+		bad["api_base"] = err.Error()
+	}
+	// A new corp or API host gets the secret typed again: the stored one is never sent to a place it
+	// was not saved for (DESIGN.md §6).
+	moved := !creating && (in.CorpID != a.Options.CorpID || s.effectiveBase(apiBase) != s.effectiveBase(a.Options.APIBase))
 	secret := strings.TrimSpace(in.Secret)
 	switch {
 	case secret == "" && (creating || a.SecretSealed == ""):
 		bad["secret"] = "required"
+	case secret == "" && moved:
+		bad["secret"] = "secret_retype"
 	case len(secret) > 256 || strings.ContainsAny(secret, " \t\r\n"):
 		bad["secret"] = "secret"
+	}
+	if moved && !in.DeleteBindings {
+		// Bindings made at the old corp (or through the old host) must not sign anyone in at the new
+		// one: the admin confirms that they go.
+		n, err := s.store.CountBindings(ctx, a.ID)
+		if err != nil {
+			return err
+		}
+		if n > 0 {
+			bad["delete_bindings"] = "delete_bindings"
+		}
 	}
 	origin, err := ValidOrigin(in.Origin)
 	if err != nil {
@@ -102,12 +124,6 @@ func (s *WeComAuthenticators) validate(ctx context.Context, in WeComInput, a *mo
 		*v = strings.TrimSpace(*v)
 		if *v != "" && SafeRedirect(*v, "") == "" {
 			bad[field] = "local_path"
-		}
-	}
-	apiBase := strings.TrimRight(strings.TrimSpace(in.APIBase), "/")
-	if apiBase != "" {
-		if u, err := url.Parse(apiBase); err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" || u.RawQuery != "" || u.User != nil {
-			bad["api_base"] = "url"
 		}
 	}
 	if in.AutoLogin && in.Enabled {
@@ -132,6 +148,36 @@ func (s *WeComAuthenticators) validate(ctx context.Context, in WeComInput, a *mo
 		return err
 	}
 	return nil
+}
+
+// validAPIBase checks an API base: empty (the configured host), or an absolute URL without
+// credentials, query or fragment; https unless the host is loopback or allowed plain http by
+// GATEHOUSE_WECOM_ALLOW_HTTP. The secret travels to this host, so nothing may smuggle it elsewhere.
+func (s *WeComAuthenticators) validAPIBase(v string) (string, error) {
+	v = strings.TrimRight(strings.TrimSpace(v), "/")
+	if v == "" {
+		return "", nil
+	}
+	u, err := url.Parse(v)
+	if err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" || u.User != nil ||
+		u.RawQuery != "" || u.ForceQuery || u.Fragment != "" || strings.ContainsAny(v, "#?@\\") {
+		return "", errors.New("url")
+	}
+	if u.Scheme == "http" && !isLoopbackHost(u.Hostname()) && !s.wecom.httpAllowed(u.Hostname()) {
+		return "", errors.New("api_base_https")
+	}
+	return v, nil
+}
+
+// effectiveBase is the API host an authenticator's calls go to: its own, else the configured one.
+func (s *WeComAuthenticators) effectiveBase(base string) string {
+	if base == "" {
+		base = s.wecom.bases.API
+	}
+	if base == "" {
+		base = wecom.DefaultAPIBase
+	}
+	return strings.TrimRight(base, "/")
 }
 
 // ValidOrigin checks an origin: an absolute http(s) URL without path, query or credentials; https unless
@@ -178,28 +224,60 @@ func (s *WeComAuthenticators) Create(ctx context.Context, in WeComInput) (models
 	return a, storeConflicts(err)
 }
 
-// Update changes a WeCom authenticator. Changing the corp, app or secret drops the cached token.
-func (s *WeComAuthenticators) Update(ctx context.Context, id int64, in WeComInput) (models.Authenticator, error) {
+// Change is what Update did, for the audit event.
+type Change struct {
+	Before, After   models.Authenticator
+	BindingsDeleted int64 // bindings of the old corp or host, deleted after confirmation
+	SessionsEnded   int64 // sessions made through the authenticator, ended by a move or by disabling it
+}
+
+// Update changes a WeCom authenticator. Changing the corp, app or secret drops the cached token; a
+// new corp or API host needs the secret typed again and, when bindings exist, the confirmation that
+// deletes them (and ends the sessions made through them) in the same transaction as the save.
+// keepHash is the acting admin's session, which a disabling does not end ("" ends all).
+func (s *WeComAuthenticators) Update(ctx context.Context, id int64, in WeComInput, keepHash string) (Change, error) {
 	a, err := s.store.AuthenticatorByID(ctx, id)
 	if err != nil {
-		return a, err
+		return Change{}, err
 	}
 	if !a.IsWeCom() {
-		return a, fmt.Errorf("authenticator %d is not WeCom: %w", id, models.ErrNotFound)
+		return Change{}, fmt.Errorf("authenticator %d is not WeCom: %w", id, models.ErrNotFound)
 	}
-	before := a
+	ch := Change{Before: a}
 	if err := s.validate(ctx, in, &a, false); err != nil {
-		return a, err
+		return ch, err
 	}
-	if err := storeConflicts(s.store.SaveAuthenticator(ctx, &a)); err != nil {
-		return a, err
+	ch.After = a
+	moved := ch.Before.Options.CorpID != a.Options.CorpID || s.effectiveBase(ch.Before.Options.APIBase) != s.effectiveBase(a.Options.APIBase)
+	err = s.store.InTx(ctx, func(tx *models.Store) error {
+		if err := tx.SaveAuthenticator(ctx, &a); err != nil {
+			return err
+		}
+		// Disabling ends the sessions made through the authenticator; so does a new corp or host,
+		// whose bindings go too.
+		if !moved && (a.Enabled || !ch.Before.Enabled) {
+			return nil
+		}
+		var err error
+		if moved {
+			if ch.BindingsDeleted, err = tx.DeleteAuthenticatorBindings(ctx, a.ID); err != nil {
+				return err
+			}
+		}
+		ch.SessionsEnded, err = tx.RevokeAuthenticatorSessions(ctx, a.ID, keepHash, s.now())
+		return err
+	})
+	if err := storeConflicts(err); err != nil {
+		return ch, err
 	}
+	ch.After = a
+	before := ch.Before
 	if before.Options.CorpID != a.Options.CorpID || before.Options.AgentID != a.Options.AgentID || before.SecretSealed != a.SecretSealed || before.Options.APIBase != a.Options.APIBase {
 		if err := s.store.DropTokens(ctx, before.Options.CorpID, before.Options.AgentID); err != nil {
-			return a, err
+			return ch, err
 		}
 	}
-	return a, nil
+	return ch, nil
 }
 
 // storeConflicts turns the database's refusals into field errors (two admins saving at once).
@@ -234,9 +312,15 @@ func (s *WeComAuthenticators) Test(ctx context.Context, id int64) (models.Connec
 		res.Code = wecom.CodeUnreachable
 	}
 	var werr *wecom.Error
-	if errors.As(err, &werr) && werr.FromIP != "" {
-		a.Options.LastSeenIP = werr.FromIP
+	fromIP := ""
+	if errors.As(err, &werr) {
+		fromIP = werr.FromIP
 	}
-	a.Options.LastTest = &res
-	return res, s.store.SaveAuthenticator(ctx, &a)
+	// Only the result is written: an edit saved while WeCom answered is kept.
+	return res, s.store.UpdateAuthenticatorStatus(ctx, a.ID, func(o *models.AuthenticatorOptions) {
+		if fromIP != "" {
+			o.LastSeenIP = fromIP
+		}
+		o.LastTest = &res
+	})
 }

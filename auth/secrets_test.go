@@ -44,11 +44,11 @@ func TestSecurityAuthenticatorSecretBoundToItsRow(t *testing.T) {
 
 		// A rename without typing the secret again keeps it readable under the new name.
 		in := wecomInput("acme-renamed", "")
-		renamed, err := admin.Update(ctx, acme.ID, in)
+		change, err := admin.Update(ctx, acme.ID, in, "")
 		if err != nil {
 			t.Fatal(err)
 		}
-		if cfg, err := w.Config(renamed); err != nil || cfg.Secret != "acme-secret" {
+		if cfg, err := w.Config(change.After); err != nil || cfg.Secret != "acme-secret" {
 			t.Fatalf("after a rename the secret opens as %q, %v", cfg.Secret, err)
 		}
 
@@ -56,7 +56,7 @@ func TestSecurityAuthenticatorSecretBoundToItsRow(t *testing.T) {
 		if err := s.DB().Model(&models.Authenticator{}).Where("id = ?", other.ID).UpdateColumn("secret_sealed", acme.SecretSealed).Error; err != nil {
 			t.Fatal(err)
 		}
-		_, err = admin.Update(ctx, other.ID, wecomInput("other-renamed", ""))
+		_, err = admin.Update(ctx, other.ID, wecomInput("other-renamed", ""), "")
 		if inv, ok := errors.AsType[auth.Invalid](err); !ok || inv["secret"] != "secret_unreadable" {
 			t.Fatalf("renaming with an unreadable secret: %v, want a secret_unreadable field error", err)
 		}

@@ -90,6 +90,14 @@ func (s *States) Take(w http.ResponseWriter, r *http.Request, name, state string
 	return p, nil
 }
 
+// Clear deletes this browser's state cookie, for a callback that ends before the state is checked
+// (an authenticator that is gone or disabled): a state is never left behind to be tried again.
+func (s *States) Clear(w http.ResponseWriter, r *http.Request) {
+	if _, err := r.Cookie(stateCookie); err == nil {
+		http.SetCookie(w, s.cookie(r, stateCookie, statePath, "", -1))
+	}
+}
+
 func (s *States) cookie(r *http.Request, name, path, value string, maxAge int) *http.Cookie {
 	return &http.Cookie{Name: name, Value: value, Path: path, MaxAge: maxAge, HttpOnly: true,
 		Secure: s.secure || IsHTTPS(r), SameSite: http.SameSiteLaxMode}

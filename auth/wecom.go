@@ -26,7 +26,31 @@ const (
 	// OutcomeBindingConflict: the mobile matches a user already bound to another member of this corp
 	// (the number changed hands); an administrator must sort it out.
 	OutcomeBindingConflict = "binding_conflict"
+	// OutcomeConfirmPassword: the mobile matches an administrator or a user with a password, who
+	// must confirm with that password before the binding is made.
+	OutcomeConfirmPassword = "confirm_password"
+	// OutcomeBindByAdmin: the mobile matches an administrator without a password, whom a mobile
+	// number alone never binds and who has nothing to confirm with; another administrator binds it.
+	OutcomeBindByAdmin = "bind_by_admin"
 )
+
+// maxCodeLen bounds the OAuth code accepted on a callback: WeCom's codes are a few dozen bytes, well
+// under this; anything longer is not one of them and is never forwarded to WeCom.
+const maxCodeLen = 512
+
+// PlausibleCode tells whether code could be a WeCom OAuth code: at most maxCodeLen bytes of printable
+// ASCII. A callback with anything else is refused (state_invalid) before any call to WeCom.
+func PlausibleCode(code string) bool {
+	if code == "" || len(code) > maxCodeLen {
+		return false
+	}
+	for i := 0; i < len(code); i++ {
+		if code[i] <= ' ' || code[i] > '~' {
+			return false
+		}
+	}
+	return true
+}
 
 // Refusal is a WeCom sign-in that ends without a session, with the outcome to show and audit.
 type Refusal struct {
@@ -35,7 +59,9 @@ type Refusal struct {
 	UserID  string // the WeCom userid, when known
 	// InClient tells whether the code came from the in-client flow (the first-sign-in page differs).
 	InClient bool
-	Err      error
+	// MatchedUserID is the user the mobile matched, for OutcomeConfirmPassword.
+	MatchedUserID int64
+	Err           error
 }
 
 func (r *Refusal) Error() string {
@@ -50,6 +76,9 @@ func (r *Refusal) Unwrap() error { return r.Err }
 // WeComBases are the WeCom hosts from the configuration; an authenticator may override the API host.
 type WeComBases struct {
 	API, OAuth, Login string
+	// HTTPHosts may be an authenticator's API host over plain http (GATEHOUSE_WECOM_ALLOW_HTTP);
+	// any other non-loopback API host must be https.
+	HTTPHosts []string
 }
 
 // WeCom resolves WeCom identities to users (DESIGN.md §6 rules 3–7).
@@ -64,6 +93,16 @@ type WeCom struct {
 // NewWeCom builds the WeCom sign-in rules.
 func NewWeCom(store *models.Store, client *wecom.Client, sealer *models.Sealer, bases WeComBases, now func() time.Time) *WeCom {
 	return &WeCom{store: store, client: client, sealer: sealer, bases: bases, now: now}
+}
+
+// httpAllowed tells whether the operator allowed plain http to host.
+func (w *WeCom) httpAllowed(host string) bool {
+	for _, h := range w.bases.HTTPHosts {
+		if strings.EqualFold(h, host) {
+			return true
+		}
+	}
+	return false
 }
 
 // Bases returns the configured WeCom hosts.
@@ -100,12 +139,29 @@ func (w *WeCom) SignIn(ctx context.Context, a models.Authenticator, code string,
 	if info.UserID == "" {
 		return refuse(OutcomeNotMember, "", nil)
 	}
-	b, err := w.store.BindingBySubject(ctx, a.ID, info.UserID)
-	switch {
-	case err == nil:
-		return w.finish(ctx, b, info.UserID, inClient)
-	case !errors.Is(err, models.ErrNotFound):
+	// Rule 4; a binding made at another corp (the authenticator was re-pointed) is treated as absent.
+	b, found, err := w.currentBinding(ctx, a, info.UserID)
+	if err != nil {
 		return models.User{}, models.Binding{}, err
+	}
+	if found {
+		return w.finish(ctx, b, info.UserID, inClient)
+	}
+	// A bind or sign-up that loses a race (the same member signing in on two devices at once) finds
+	// the winner's binding and signs in with it. Any other conflict (the userid or user is taken by a
+	// binding of another corp) is never bound over silently: an administrator sorts it out.
+	resolveConflict := func(err error) (models.User, models.Binding, error) {
+		if !errors.Is(err, models.ErrConflict) {
+			return models.User{}, models.Binding{}, err
+		}
+		b, found, rerr := w.currentBinding(ctx, a, info.UserID)
+		if rerr != nil {
+			return models.User{}, models.Binding{}, rerr
+		}
+		if found {
+			return w.finish(ctx, b, info.UserID, inClient)
+		}
+		return refuse(OutcomeBindingConflict, info.UserID, err)
 	}
 	if info.UserTicket == "" {
 		if inClient {
@@ -138,12 +194,18 @@ func (w *WeCom) SignIn(ctx context.Context, a models.Authenticator, code string,
 			}
 			return refuse(OutcomeBindingConflict, info.UserID, nil)
 		}
-		b, err = w.bind(ctx, a, u, info.UserID)
-		if errors.Is(err, models.ErrConflict) {
-			return refuse(OutcomeBindingConflict, info.UserID, err)
+		if u.IsAdmin && !u.HasPassword() {
+			// Nothing to confirm with: only another administrator can bind this account.
+			return refuse(OutcomeBindByAdmin, info.UserID, nil)
 		}
+		if Privileged(u) {
+			// A mobile number is not enough to take over an admin or a password account: its owner
+			// confirms with the password first (ConfirmBind).
+			return models.User{}, models.Binding{}, &Refusal{Outcome: OutcomeConfirmPassword, UserID: info.UserID, InClient: inClient, MatchedUserID: u.ID}
+		}
+		b, err = w.bind(ctx, a, u, info.UserID, "mobile")
 		if err != nil {
-			return models.User{}, models.Binding{}, err
+			return resolveConflict(err)
 		}
 		return w.finish(ctx, b, info.UserID, inClient)
 	case !errors.Is(err, models.ErrNotFound):
@@ -157,9 +219,26 @@ func (w *WeCom) SignIn(ctx context.Context, a models.Authenticator, code string,
 	}
 	b, err = w.signup(ctx, a, info.UserID, member.Name, mobile, firstNonEmpty(detail.Email, detail.BizMail), detail.Avatar)
 	if err != nil {
-		return models.User{}, models.Binding{}, err
+		return resolveConflict(err)
 	}
 	return w.finish(ctx, b, info.UserID, inClient)
+}
+
+// Privileged tells whether a mobile match alone must not bind u: an administrator, or anyone who
+// can sign in with a password.
+func Privileged(u models.User) bool { return u.IsAdmin || u.HasPassword() }
+
+// currentBinding finds the binding of subject at a made in a's current corp; a binding from another
+// corp is reported as absent (found false), never used to sign in.
+func (w *WeCom) currentBinding(ctx context.Context, a models.Authenticator, subject string) (models.Binding, bool, error) {
+	b, err := w.store.BindingBySubject(ctx, a.ID, subject)
+	switch {
+	case errors.Is(err, models.ErrNotFound):
+		return b, false, nil
+	case err != nil:
+		return b, false, err
+	}
+	return b, b.CorpID == a.Options.CorpID, nil
 }
 
 // finish loads the bound user and refuses a disabled one.
@@ -188,13 +267,13 @@ func (w *WeCom) boundElsewhere(ctx context.Context, u models.User, a models.Auth
 	return false, nil
 }
 
-func (w *WeCom) bind(ctx context.Context, a models.Authenticator, u models.User, subject string) (models.Binding, error) {
+func (w *WeCom) bind(ctx context.Context, a models.Authenticator, u models.User, subject, by string) (models.Binding, error) {
 	b := models.Binding{UserID: u.ID, AuthenticatorID: a.ID, Subject: subject, CorpID: a.Options.CorpID, CreatedAt: w.now()}
 	if err := w.store.CreateBinding(ctx, &b); err != nil {
 		return b, err
 	}
 	return b, w.store.Audit(ctx, models.Event{ActorUserID: u.ID, Action: models.ActionBindingCreate, Target: subject,
-		Detail: map[string]any{"authenticator": a.Name, "user": u.Username, "by": "mobile"}})
+		Detail: map[string]any{"authenticator": a.Name, "user": u.Username, "by": by}})
 }
 
 // signup creates the user and the binding in one transaction: either both exist afterwards or neither.
@@ -254,8 +333,7 @@ func (w *WeCom) RememberOutboundIP(ctx context.Context, a models.Authenticator, 
 	if !errors.As(err, &werr) || werr.Code != 60020 || werr.FromIP == "" || werr.FromIP == a.Options.LastSeenIP {
 		return nil
 	}
-	a.Options.LastSeenIP = werr.FromIP
-	return w.store.SaveAuthenticator(ctx, &a)
+	return w.store.UpdateAuthenticatorStatus(ctx, a.ID, func(o *models.AuthenticatorOptions) { o.LastSeenIP = werr.FromIP })
 }
 
 func firstNonEmpty(s ...string) string {

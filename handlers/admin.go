@@ -71,7 +71,7 @@ func (h *Handlers) AuthenticatorToggle(c *gin.Context) {
 		return
 	}
 	a.Enabled = !a.Enabled
-	err := h.Store.SaveAuthenticator(c.Request.Context(), &a)
+	ended, err := h.Store.ToggleAuthenticator(c.Request.Context(), &a, currentSession(c).ID, h.Now())
 	switch {
 	case errors.Is(err, models.ErrLastEnabled):
 		h.flash(c, "error", "flash.last_enabled")
@@ -81,7 +81,11 @@ func (h *Handlers) AuthenticatorToggle(c *gin.Context) {
 		h.fail(c, err)
 		return
 	default:
-		h.audit(c, models.Event{Action: models.ActionAuthUpdate, Target: a.Name, Detail: map[string]any{"enabled": a.Enabled}})
+		detail := map[string]any{"enabled": a.Enabled}
+		if !a.Enabled {
+			detail["sessions_ended"] = ended
+		}
+		h.audit(c, models.Event{Action: models.ActionAuthUpdate, Target: a.Name, Detail: detail})
 		if a.Enabled {
 			h.flash(c, "ok", "flash.authenticator_enabled", "Title", a.Title)
 		} else {

@@ -42,7 +42,7 @@ func wecomInput(c *gin.Context) auth.WeComInput {
 		Enabled: c.PostForm("enabled") == "on", AutoSignup: c.PostForm("auto_signup") == "on", AutoLogin: c.PostForm("auto_login") == "on",
 		Sort: c.PostForm("sort"), CorpID: c.PostForm("corp_id"), AgentID: c.PostForm("agent_id"), Secret: c.PostForm("secret"),
 		Origin: c.PostForm("origin"), RedirectPath: c.PostForm("redirect_path"), MobilePath: c.PostForm("mobile_redirect_path"),
-		APIBase: c.PostForm("api_base"),
+		APIBase: c.PostForm("api_base"), DeleteBindings: c.PostForm("delete_bindings") == "on",
 	}
 }
 
@@ -50,7 +50,8 @@ func wecomInput(c *gin.Context) auth.WeComInput {
 func formFromInput(in auth.WeComInput) views.WeComForm {
 	return views.WeComForm{Name: in.Name, Title: in.Title, Description: in.Description, Sort: in.Sort,
 		Enabled: in.Enabled, AutoSignup: in.AutoSignup, AutoLogin: in.AutoLogin, CorpID: in.CorpID, AgentID: in.AgentID,
-		Origin: in.Origin, RedirectPath: in.RedirectPath, MobileRedirectPath: in.MobilePath, APIBase: in.APIBase}
+		Origin: in.Origin, RedirectPath: in.RedirectPath, MobileRedirectPath: in.MobilePath, APIBase: in.APIBase,
+		DeleteBindings: in.DeleteBindings}
 }
 
 func formFromAuthenticator(a models.Authenticator) views.WeComForm {
@@ -92,13 +93,12 @@ func (h *Handlers) AuthenticatorUpdate(c *gin.Context) {
 		return
 	}
 	in := wecomInput(c)
-	saved, err := h.WeComAdmin.Update(c.Request.Context(), a.ID, in)
+	ch, err := h.WeComAdmin.Update(c.Request.Context(), a.ID, in, currentSession(c).ID)
 	if h.wecomFormFailed(c, a, in, err) {
 		return
 	}
-	detail := authenticatorDetail(saved)
-	detail["secret_changed"] = in.Secret != ""
-	h.audit(c, models.Event{Action: models.ActionAuthUpdate, Target: saved.Name, Detail: detail})
+	saved := ch.After
+	h.audit(c, models.Event{Action: models.ActionAuthUpdate, Target: saved.Name, Detail: updateDetail(ch, in.Secret != "")})
 	h.flash(c, "ok", "flash.authenticator_saved", "Title", saved.Title)
 	c.Redirect(http.StatusSeeOther, "/admin/authenticators/"+strconv.FormatInt(a.ID, 10))
 }
@@ -121,6 +121,24 @@ func (h *Handlers) wecomFormFailed(c *gin.Context, a models.Authenticator, in au
 	}
 	h.renderWeComForm(c, http.StatusUnprocessableEntity, a, formFromInput(in), errs)
 	return true
+}
+
+// updateDetail is the audit detail of an edit: the saved settings, and for a new corp or API host
+// the old and new values with the bindings and sessions that went with the old ones.
+func updateDetail(ch auth.Change, secretChanged bool) map[string]any {
+	detail := authenticatorDetail(ch.After)
+	detail["secret_changed"] = secretChanged
+	detail["api_base"] = ch.After.Options.APIBase
+	b, a := ch.Before.Options, ch.After.Options
+	if b.CorpID != a.CorpID || b.APIBase != a.APIBase {
+		detail["corp_id_old"], detail["corp_id_new"] = b.CorpID, a.CorpID
+		detail["api_base_old"], detail["api_base_new"] = b.APIBase, a.APIBase
+		detail["bindings_deleted"] = ch.BindingsDeleted
+	}
+	if ch.SessionsEnded > 0 || (ch.Before.Enabled && !ch.After.Enabled) {
+		detail["sessions_ended"] = ch.SessionsEnded
+	}
+	return detail
 }
 
 func authenticatorDetail(a models.Authenticator) map[string]any {
@@ -213,12 +231,7 @@ func (h *Handlers) AuthenticatorDelete(c *gin.Context) {
 		c.Redirect(http.StatusSeeOther, back)
 		return
 	}
-	n, err := h.Store.CountBindings(c.Request.Context(), a.ID)
-	if err != nil {
-		h.fail(c, err)
-		return
-	}
-	err = h.Store.DeleteAuthenticator(c.Request.Context(), a.ID)
+	n, ended, err := h.Store.RemoveAuthenticator(c.Request.Context(), a.ID, currentSession(c).ID, h.Now())
 	if errors.Is(err, models.ErrLastEnabled) {
 		h.flash(c, "error", "flash.last_enabled")
 		c.Redirect(http.StatusSeeOther, back)
@@ -232,7 +245,7 @@ func (h *Handlers) AuthenticatorDelete(c *gin.Context) {
 		h.fail(c, err)
 		return
 	}
-	h.audit(c, models.Event{Action: models.ActionAuthDelete, Target: a.Name, Detail: map[string]any{"title": a.Title, "bindings_deleted": n}})
+	h.audit(c, models.Event{Action: models.ActionAuthDelete, Target: a.Name, Detail: map[string]any{"title": a.Title, "bindings_deleted": n, "sessions_ended": ended}})
 	h.flash(c, "ok", "flash.authenticator_deleted", "Title", a.Title)
 	c.Redirect(http.StatusSeeOther, "/admin/authenticators")
 }

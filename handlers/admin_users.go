@@ -118,6 +118,20 @@ func (h *Handlers) UserUpdate(c *gin.Context) {
 		return
 	}
 	h.audit(c, models.Event{Action: models.ActionUserUpdate, Target: u.Username, Detail: map[string]any{"is_admin": u.IsAdmin, "disabled": u.Disabled, "password_changed": in.Password != ""}})
+	if in.Password != "" {
+		// A new password ends the user's other sessions: someone who knew the old one is signed out.
+		// An admin setting their own keeps the session they are using.
+		keep := ""
+		if me, ok := CurrentUser(c); ok && me.ID == u.ID {
+			keep = currentSession(c).ID
+		}
+		n, err := h.Store.RevokeUserSessions(c.Request.Context(), u.ID, keep, h.Now())
+		if err != nil {
+			h.fail(c, err)
+			return
+		}
+		h.audit(c, h.revokeEvent(u.Username, n, "password_set"))
+	}
 	h.flash(c, "ok", "flash.user_saved", "Username", u.Username)
 	c.Redirect(http.StatusSeeOther, "/admin/users/"+strconv.FormatInt(u.ID, 10))
 }
@@ -165,12 +179,12 @@ func (h *Handlers) BindingDelete(c *gin.Context) {
 		h.NotFound(c)
 		return
 	}
-	b, err := h.Store.DeleteUserBinding(c.Request.Context(), id, bid)
+	b, ended, err := h.Store.UnbindUser(c.Request.Context(), id, bid, h.Now())
 	if err != nil {
 		h.fail(c, err)
 		return
 	}
-	h.audit(c, models.Event{Action: models.ActionBindingDelete, Target: b.Subject, Detail: map[string]any{"user_id": id, "authenticator_id": b.AuthenticatorID, "corp_id": b.CorpID}})
+	h.audit(c, models.Event{Action: models.ActionBindingDelete, Target: b.Subject, Detail: map[string]any{"user_id": id, "authenticator_id": b.AuthenticatorID, "corp_id": b.CorpID, "sessions_ended": ended}})
 	h.flash(c, "ok", "flash.binding_deleted", "Subject", b.Subject)
 	c.Redirect(http.StatusSeeOther, "/admin/users/"+strconv.FormatInt(id, 10))
 }

@@ -17,7 +17,7 @@ import (
 // WeComStart picks the flow by User-Agent (in-client OAuth inside WeCom, QR login elsewhere), binds a
 // fresh state to this browser and sends it to WeCom.
 func (h *Handlers) WeComStart(c *gin.Context) {
-	a, ok := h.wecomAuthenticator(c)
+	a, ok := h.wecomAuthenticator(c, false)
 	if !ok {
 		return
 	}
@@ -51,7 +51,7 @@ func (h *Handlers) WeComStart(c *gin.Context) {
 
 // WeComCallback completes a WeCom sign-in (DESIGN.md §6, rules 1–7 in order).
 func (h *Handlers) WeComCallback(c *gin.Context) {
-	a, ok := h.wecomAuthenticator(c)
+	a, ok := h.wecomAuthenticator(c, true)
 	if !ok {
 		return
 	}
@@ -65,8 +65,17 @@ func (h *Handlers) WeComCallback(c *gin.Context) {
 		h.wecomRefused(c, a, p, &auth.Refusal{Outcome: auth.OutcomeCancelled})
 		return
 	}
+	if !auth.PlausibleCode(code) {
+		// Not a code WeCom issued: refused like a forged callback, before anything reaches WeCom.
+		h.wecomRefused(c, a, p, &auth.Refusal{Outcome: auth.OutcomeStateInvalid})
+		return
+	}
 	u, b, err := h.WeCom.SignIn(c.Request.Context(), a, code, p.Flow == auth.FlowInClient)
 	var refusal *auth.Refusal
+	if errors.As(err, &refusal) && refusal.Outcome == auth.OutcomeConfirmPassword {
+		h.wecomConfirmAsk(c, a, p, refusal)
+		return
+	}
 	if errors.As(err, &refusal) {
 		h.wecomRefused(c, a, p, refusal)
 		return
@@ -84,6 +93,85 @@ func (h *Handlers) WeComCallback(c *gin.Context) {
 	c.Redirect(http.StatusSeeOther, h.landing(c, a, p.Redirect))
 }
 
+// wecomConfirmAsk keeps the mobile match in this browser and asks the matched user's password.
+func (h *Handlers) wecomConfirmAsk(c *gin.Context, a models.Authenticator, p auth.Pending, r *auth.Refusal) {
+	u, err := h.Store.UserByID(c.Request.Context(), r.MatchedUserID)
+	if err != nil {
+		h.fail(c, err)
+		return
+	}
+	pb := auth.PendingBind{Name: a.Name, Subject: r.UserID, Corp: a.Options.CorpID, UserID: u.ID, Redirect: p.Redirect}
+	if err := h.States.BeginBind(c.Writer, c.Request, pb); err != nil {
+		h.fail(c, err)
+		return
+	}
+	h.Metrics.Signin("wecom", auth.OutcomeConfirmPassword)
+	h.renderConfirm(c, http.StatusOK, a, u, pb, nil)
+}
+
+func (h *Handlers) renderConfirm(c *gin.Context, status int, a models.Authenticator, u models.User, pb auth.PendingBind, errs views.FieldErrors) {
+	p := h.page(c, "confirm_password.title", "")
+	p.Path = signinURL(pb.Redirect) // never this URL: on a callback it holds the code
+	d := views.ConfirmPasswordData{Username: u.Username, Action: "/auth/wecom/" + a.Name + "/confirm", Errors: errs, Other: signinURL(pb.Redirect)}
+	h.render(c, status, views.ConfirmPasswordPage(p, d))
+}
+
+// WeComConfirm checks the password of the user a WeCom mobile match found (an administrator or an
+// account with a password), then binds the member and signs in with a new session. A wrong password
+// shows the page again and binds nothing; the password throttle applies as on the sign-in page.
+func (h *Handlers) WeComConfirm(c *gin.Context) {
+	a, ok := h.wecomAuthenticator(c, true)
+	if !ok {
+		return
+	}
+	ctx := c.Request.Context()
+	pb, err := h.States.PeekBind(c.Request, a.Name)
+	if err != nil {
+		h.States.ClearBind(c.Writer, c.Request)
+		h.wecomRefused(c, a, auth.Pending{}, &auth.Refusal{Outcome: auth.OutcomeStateInvalid})
+		return
+	}
+	u, err := h.Store.UserByID(ctx, pb.UserID)
+	if err != nil {
+		h.fail(c, err)
+		return
+	}
+	t := h.T(c)
+	verified, err := h.Passwords.Verify(ctx, u.Username, c.PostForm("password"), c.ClientIP())
+	var throttled *auth.ThrottledError
+	switch {
+	case errors.As(err, &throttled):
+		c.Header("Retry-After", strconv.Itoa(int(throttled.Wait.Seconds())+1))
+		h.renderConfirm(c, http.StatusTooManyRequests, a, u, pb, views.FieldErrors{"password": t.T("confirm_password.throttled", "Minutes", throttled.Minutes())})
+		return
+	case errors.Is(err, auth.ErrInvalidCredentials) || (err == nil && verified.ID != u.ID):
+		h.renderConfirm(c, http.StatusUnauthorized, a, u, pb, views.FieldErrors{"password": t.T("confirm_password.invalid")})
+		return
+	case err != nil && !errors.Is(err, auth.ErrUserDisabled):
+		h.fail(c, err)
+		return
+	}
+	h.States.ClearBind(c.Writer, c.Request)
+	p := auth.Pending{Name: a.Name, Redirect: pb.Redirect, Flow: auth.FlowInClient}
+	b, err := h.WeCom.ConfirmBind(ctx, a, pb, verified)
+	var refusal *auth.Refusal
+	if errors.As(err, &refusal) {
+		h.wecomRefused(c, a, p, refusal)
+		return
+	}
+	if err != nil {
+		h.fail(c, err)
+		return
+	}
+	touch := func(tx *models.Store) error { return tx.TouchBinding(ctx, b.ID, h.Now()) }
+	if err := h.startSession(c, verified, a.ID, "wecom", touch); err != nil {
+		h.fail(c, err)
+		return
+	}
+	h.States.ClearGuard(c.Writer, c.Request)
+	c.Redirect(http.StatusSeeOther, h.landing(c, a, pb.Redirect))
+}
+
 // landing is where a WeCom sign-in ends: the asked-for page, else the phone or desktop default.
 func (h *Handlers) landing(c *gin.Context, a models.Authenticator, asked string) string {
 	if target := auth.SafeRedirect(asked, ""); target != "" {
@@ -97,14 +185,19 @@ func (h *Handlers) landing(c *gin.Context, a models.Authenticator, asked string)
 }
 
 // wecomAuthenticator loads the enabled WeCom authenticator named in the path, or renders the
-// authenticator_unavailable page.
-func (h *Handlers) wecomAuthenticator(c *gin.Context) (models.Authenticator, bool) {
+// authenticator_unavailable page. On a callback or a password confirmation (ending true) that page
+// also clears the state and pending-binding cookies: rule 1 clears them whatever happens next.
+func (h *Handlers) wecomAuthenticator(c *gin.Context, ending bool) (models.Authenticator, bool) {
 	a, err := h.Store.EnabledAuthenticatorByName(c.Request.Context(), c.Param("name"))
 	if err != nil && !errors.Is(err, models.ErrNotFound) {
 		h.fail(c, err)
 		return a, false
 	}
 	if err != nil || !a.IsWeCom() || !a.Enabled {
+		if ending {
+			h.States.Clear(c.Writer, c.Request)
+			h.States.ClearBind(c.Writer, c.Request)
+		}
 		h.wecomRefused(c, models.Authenticator{Name: c.Param("name")}, auth.Pending{}, &auth.Refusal{Outcome: auth.OutcomeAuthenticatorUnavailable})
 		return a, false
 	}
@@ -121,6 +214,8 @@ var outcomeStatus = map[string]int{
 	auth.OutcomeFirstSigninInClient:      http.StatusForbidden,
 	auth.OutcomeUserDisabled:             http.StatusForbidden,
 	auth.OutcomeBindingConflict:          http.StatusConflict,
+	auth.OutcomeBindByAdmin:              http.StatusForbidden,
+	auth.OutcomeConfirmPassword:          http.StatusOK,
 	auth.OutcomeWeComError:               http.StatusBadGateway,
 }
 
@@ -180,6 +275,9 @@ func (h *Handlers) wecomRefused(c *gin.Context, a models.Authenticator, p auth.P
 	}
 	d.Actions = append(d.Actions, views.Link{Label: t.T("outcome.other_way"), URL: signinURL(p.Redirect), Primary: !retry, TestID: "outcome-other-way"})
 	p2 := h.page(c, "outcome."+r.Outcome+".title", "")
+	// The language switch returns to the sign-in page, never to this URL: on a callback it holds
+	// the one-time code and state, which must not be echoed into a form.
+	p2.Path = signinURL(p.Redirect)
 	h.render(c, outcomeStatus[r.Outcome], views.ErrorPage(p2, d))
 }
 

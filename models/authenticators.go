@@ -2,10 +2,14 @@ package models
 
 import (
 	"context"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"strings"
 	"time"
+
+	"gorm.io/gorm"
+	"gorm.io/gorm/clause"
 )
 
 // ErrLastEnabled is returned when a change would leave no enabled authenticator.
@@ -144,6 +148,36 @@ func (s *Store) SaveAuthenticator(ctx context.Context, a *Authenticator) error {
 	})
 }
 
+// UpdateAuthenticatorStatus records what Gatehouse learnt about an authenticator (the outbound IP
+// WeCom reported, the last connection test) without touching its settings: fn changes the options
+// read inside one transaction (the row locked on PostgreSQL; SQLite's immediate transactions
+// serialise), and only the options column is written, so an admin's edit saved meanwhile is kept.
+func (s *Store) UpdateAuthenticatorStatus(ctx context.Context, id int64, fn func(*AuthenticatorOptions)) error {
+	defer s.changedAuthenticators()
+	what := fmt.Sprintf("update status of authenticator %d", id)
+	return s.InTx(ctx, func(tx *Store) error {
+		var a Authenticator
+		if err := tx.forUpdate(ctx).First(&a, id).Error; err != nil {
+			return notFound(err, what)
+		}
+		fn(&a.Options)
+		raw, err := json.Marshal(a.Options)
+		if err != nil {
+			return fmt.Errorf("%s: %w", what, err)
+		}
+		return notFound(tx.q(ctx).Model(&Authenticator{}).Where("id = ?", id).UpdateColumn("options", string(raw)).Error, what)
+	})
+}
+
+// forUpdate is a query whose rows stay locked until the transaction ends, on PostgreSQL; SQLite's
+// immediate transactions already hold the only write lock.
+func (s *Store) forUpdate(ctx context.Context) *gorm.DB {
+	if s.dialect == "postgres" {
+		return s.q(ctx).Clauses(clause.Locking{Strength: "UPDATE"})
+	}
+	return s.q(ctx)
+}
+
 // autoLoginConflict tells a second auto login (the partial unique index) apart from a taken name.
 func autoLoginConflict(err error, what string) error {
 	if err != nil && strings.Contains(err.Error(), "auto_login") {
@@ -152,15 +186,21 @@ func autoLoginConflict(err error, what string) error {
 	return notFound(err, what)
 }
 
+// checkNotLastEnabled refuses to disable or delete id when no other authenticator is enabled. Run
+// inside the transaction that makes the change: on PostgreSQL it locks the enabled rows (in id order,
+// so two admins never deadlock), so a second admin disabling another one at the same moment waits
+// and then sees this change; SQLite's immediate transactions already serialise writers.
 func (s *Store) checkNotLastEnabled(ctx context.Context, id int64) error {
-	var others int64
-	if err := s.q(ctx).Model(&Authenticator{}).Where("enabled AND id <> ?", id).Count(&others).Error; err != nil {
-		return fmt.Errorf("count enabled authenticators: %w", err)
+	var ids []int64
+	if err := s.forUpdate(ctx).Model(&Authenticator{}).Where("enabled").Order("id").Pluck("id", &ids).Error; err != nil {
+		return fmt.Errorf("lock enabled authenticators: %w", err)
 	}
-	if others == 0 {
-		return ErrLastEnabled
+	for _, other := range ids {
+		if other != id {
+			return nil
+		}
 	}
-	return nil
+	return ErrLastEnabled
 }
 
 // DeleteAuthenticator removes an authenticator with its bindings, never the last enabled one.
@@ -220,4 +260,36 @@ func (s *Store) CountAuthenticators(ctx context.Context) (all, enabled int64, er
 	}
 	err = s.q(ctx).Model(&Authenticator{}).Where("enabled").Count(&enabled).Error
 	return all, enabled, notFound(err, "count enabled authenticators")
+}
+
+// ToggleAuthenticator saves a's enabled switch; disabling it also ends the sessions made through it
+// (but keepHash, the acting admin's own), in the same transaction. It returns how many ended.
+func (s *Store) ToggleAuthenticator(ctx context.Context, a *Authenticator, keepHash string, now time.Time) (int64, error) {
+	var ended int64
+	err := s.InTx(ctx, func(tx *Store) error {
+		if err := tx.SaveAuthenticator(ctx, a); err != nil || a.Enabled {
+			return err
+		}
+		var err error
+		ended, err = tx.RevokeAuthenticatorSessions(ctx, a.ID, keepHash, now)
+		return err
+	})
+	return ended, err
+}
+
+// RemoveAuthenticator deletes an authenticator with its bindings (never the last enabled one) and
+// ends the sessions made through it (but keepHash, the acting admin's own), in one transaction; it
+// says how many bindings and sessions went.
+func (s *Store) RemoveAuthenticator(ctx context.Context, id int64, keepHash string, now time.Time) (bindings, sessions int64, err error) {
+	err = s.InTx(ctx, func(tx *Store) error {
+		var err error
+		if bindings, err = tx.CountBindings(ctx, id); err != nil {
+			return err
+		}
+		if sessions, err = tx.RevokeAuthenticatorSessions(ctx, id, keepHash, now); err != nil {
+			return err
+		}
+		return tx.DeleteAuthenticator(ctx, id)
+	})
+	return bindings, sessions, err
 }

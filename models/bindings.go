@@ -58,3 +58,27 @@ func (s *Store) CountBindings(ctx context.Context, authenticatorID int64) (int64
 	err := s.q(ctx).Model(&Binding{}).Where("authenticator_id = ?", authenticatorID).Count(&n).Error
 	return n, notFound(err, "count bindings")
 }
+
+// DeleteAuthenticatorBindings removes every binding of an authenticator and says how many went.
+func (s *Store) DeleteAuthenticatorBindings(ctx context.Context, authenticatorID int64) (int64, error) {
+	res := s.q(ctx).Where("authenticator_id = ?", authenticatorID).Delete(&Binding{})
+	return res.RowsAffected, notFound(res.Error, fmt.Sprintf("delete bindings of authenticator %d", authenticatorID))
+}
+
+// UnbindUser deletes one of a user's bindings and, in the same transaction, ends the sessions the
+// user made through that binding's authenticator; it returns the binding and how many sessions ended.
+func (s *Store) UnbindUser(ctx context.Context, userID, bindingID int64, now time.Time) (Binding, int64, error) {
+	var (
+		b     Binding
+		ended int64
+	)
+	err := s.InTx(ctx, func(tx *Store) error {
+		var err error
+		if b, err = tx.DeleteUserBinding(ctx, userID, bindingID); err != nil {
+			return err
+		}
+		ended, err = tx.RevokeBindingSessions(ctx, userID, b.AuthenticatorID, now)
+		return err
+	})
+	return b, ended, err
+}

@@ -69,3 +69,18 @@ func (s *Store) DeleteOldSessions(ctx context.Context, cutoff time.Time) (int64,
 	res := s.q(ctx).Where("expires_at < ? OR revoked_at < ?", cutoff, cutoff).Delete(&Session{})
 	return res.RowsAffected, notFound(res.Error, "delete old sessions")
 }
+
+// RevokeAuthenticatorSessions ends every live session made through an authenticator (disabled,
+// deleted, or moved to another corp) except keepHash (the acting admin's own, "" keeps none) and
+// says how many.
+func (s *Store) RevokeAuthenticatorSessions(ctx context.Context, authenticatorID int64, keepHash string, now time.Time) (int64, error) {
+	res := s.q(ctx).Model(&Session{}).Where("authenticator_id = ? AND id <> ? AND revoked_at IS NULL AND expires_at > ?", authenticatorID, keepHash, now).UpdateColumn("revoked_at", now)
+	return res.RowsAffected, notFound(res.Error, fmt.Sprintf("revoke sessions of authenticator %d", authenticatorID))
+}
+
+// RevokeBindingSessions ends the live sessions a user made through one authenticator (after the
+// binding is deleted) and says how many.
+func (s *Store) RevokeBindingSessions(ctx context.Context, userID, authenticatorID int64, now time.Time) (int64, error) {
+	res := s.q(ctx).Model(&Session{}).Where("user_id = ? AND authenticator_id = ? AND revoked_at IS NULL AND expires_at > ?", userID, authenticatorID, now).UpdateColumn("revoked_at", now)
+	return res.RowsAffected, notFound(res.Error, fmt.Sprintf("revoke sessions of user %d at authenticator %d", userID, authenticatorID))
+}

@@ -31,6 +31,9 @@ type Config struct {
 	WeComAPIBase   string
 	WeComOAuthBase string
 	WeComLoginBase string
+	// WeComAllowHTTP lists hosts an authenticator's API base may reach over plain http
+	// (GATEHOUSE_WECOM_ALLOW_HTTP); loopback is always allowed, every other host needs https.
+	WeComAllowHTTP []string
 	Demo           bool
 	// MetricsToken, when set, opens /metrics on the public listener to requests carrying it as a
 	// Bearer token; without it /metrics is 404 there.
@@ -140,6 +143,15 @@ func LoadConfig(getenv func(string) string) (Config, error) {
 	if err := c.loadMetrics(getenv); err != nil {
 		return c, err
 	}
+	for _, h := range strings.Split(getenv("GATEHOUSE_WECOM_ALLOW_HTTP"), ",") {
+		if h = strings.TrimSpace(h); h == "" {
+			continue
+		}
+		if !validHostname(h) {
+			return c, &ConfigError{"GATEHOUSE_WECOM_ALLOW_HTTP", fmt.Sprintf("%q is not a host name or IP address (a comma-separated list of hosts, without scheme or port)", h)}
+		}
+		c.WeComAllowHTTP = append(c.WeComAllowHTTP, strings.ToLower(h))
+	}
 	switch strings.ToLower(getenv("GATEHOUSE_DEMO")) {
 	case "", "0", "false", "no", "off":
 	case "1", "true", "yes", "on":
@@ -177,6 +189,27 @@ func (c *Config) loadMetrics(getenv func(string) string) error {
 		c.MetricsAddr = addr
 	}
 	return nil
+}
+
+// validHostname accepts an IP address or a DNS name (letters, digits, '-' and '.'), without port.
+func validHostname(h string) bool {
+	if net.ParseIP(h) != nil {
+		return true
+	}
+	if len(h) > 253 {
+		return false
+	}
+	for _, label := range strings.Split(h, ".") {
+		if label == "" || len(label) > 63 || label[0] == '-' || label[len(label)-1] == '-' {
+			return false
+		}
+		for _, r := range label {
+			if !(r >= 'a' && r <= 'z' || r >= 'A' && r <= 'Z' || r >= '0' && r <= '9' || r == '-') {
+				return false
+			}
+		}
+	}
+	return true
 }
 
 // parseOrigin accepts an absolute http(s) URL without query or fragment and drops a trailing slash.

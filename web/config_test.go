@@ -65,6 +65,12 @@ func TestLoadConfig(t *testing.T) {
 		{"WeCom API base that is not a URL", map[string]string{"WECOM_API_BASE": "qyapi"}, "WECOM_API_BASE", nil},
 		{"WeCom OAuth base that is not a URL", map[string]string{"WECOM_OAUTH_BASE": "ftp://x"}, "WECOM_OAUTH_BASE", nil},
 		{"WeCom login base that is not a URL", map[string]string{"WECOM_LOGIN_BASE": "login"}, "WECOM_LOGIN_BASE", nil},
+		{"hosts allowed plain http to WeCom", map[string]string{"GATEHOUSE_WECOM_ALLOW_HTTP": "wecom-proxy.internal, 10.0.0.5"}, "",
+			func(c web.Config) bool {
+				return len(c.WeComAllowHTTP) == 2 && c.WeComAllowHTTP[0] == "wecom-proxy.internal"
+			}},
+		{"allow-http host with a scheme", map[string]string{"GATEHOUSE_WECOM_ALLOW_HTTP": "http://wecom-proxy.internal"}, "GATEHOUSE_WECOM_ALLOW_HTTP", nil},
+		{"allow-http host with a port", map[string]string{"GATEHOUSE_WECOM_ALLOW_HTTP": "wecom-proxy.internal:8080"}, "GATEHOUSE_WECOM_ALLOW_HTTP", nil},
 		{"demo on", map[string]string{"GATEHOUSE_DEMO": "1"}, "", func(c web.Config) bool { return c.Demo }},
 		{"demo off", map[string]string{"GATEHOUSE_DEMO": "false"}, "", func(c web.Config) bool { return !c.Demo }},
 		{"demo neither on nor off", map[string]string{"GATEHOUSE_DEMO": "maybe"}, "GATEHOUSE_DEMO", nil},

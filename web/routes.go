@@ -38,6 +38,7 @@ func (s *Server) routes() *gin.Engine {
 	wecom := r.Group("/auth/wecom/:name")
 	wecom.GET("/start", h.WeComStart)
 	wecom.GET("/callback", h.WeComCallback)
+	wecom.POST("/confirm", h.WeComConfirm)
 
 	account := r.Group("", s.requireUser)
 	account.GET("/account", h.Account)

@@ -318,6 +318,11 @@ func TestWeComAdminEditSecret(t *testing.T) {
 					t.Fatalf("no cached token before changing %v", set)
 				}
 				set["secret"] = ""
+				if _, newCorp := set["corp_id"]; newCorp {
+					// A new corp needs the secret typed again and the bindings' deletion confirmed
+					// (TestSecurityWeComCorpChange).
+					set["secret"], set["delete_bindings"] = secret, "on"
+				}
 				edit(set)
 				if tokens() != 0 {
 					t.Errorf("changing %v kept the cached token", set)

@@ -31,7 +31,7 @@ func TestWeComAutoLogin(t *testing.T) {
 		// next is where the following anonymous request for /admin goes (a failed round only).
 		next string
 	}{
-		{name: "desktop client opens /admin: admin signed in by mobile", ua: wecom.UserAgentDesktop, member: "alice", path: "/admin", landing: "/admin", viaWeCom: true},
+		{name: "desktop client opens /admin: bound admin signed in", ua: wecom.UserAgentDesktop, member: "alice", path: "/admin", landing: "/admin", viaWeCom: true},
 		{name: "phone client opens /m: signed in on the phone page", ua: wecom.UserAgentIOS, member: "alice", path: "/m", landing: "/m", viaWeCom: true},
 		{name: "phone client opens /admin", ua: wecom.UserAgentAndroid, member: "alice", path: "/admin", landing: "/admin", viaWeCom: true},
 		{name: "desktop client opens /: home of an admin", ua: wecom.UserAgentDesktop, member: "alice", path: "/", landing: "/admin", viaWeCom: true},
@@ -50,7 +50,8 @@ func TestWeComAutoLogin(t *testing.T) {
 				t.Run(tt.name, func(t *testing.T) {
 					t.Parallel()
 					w := newWorld(t, dialect, worldSpec{AutoLogin: !tt.noAuto})
-					w.app.CreateUser("alice", "", true, "13800000001")
+					// Bound already: a mobile match alone never binds an admin (TestSecurityWeComPrivilegedMobileMatch).
+					w.bind(t, w.a, w.app.CreateUser("alice", "", true, "13800000001"), "alice")
 					if tt.disabled {
 						a := w.a
 						a.Enabled = false

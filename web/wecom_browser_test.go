@@ -239,13 +239,14 @@ func TestBrowserWeComSignin(t *testing.T) {
 }
 
 // TestBrowserWeComAutoLogin: with auto login on, opening Gatehouse from the WeCom workbench signs the
-// member in without the sign-in page: on the desktop client at /admin (an admin matched by mobile),
-// on a phone at /m. WeCom shows its consent sheet (snsapi_privateinfo), where the member clicks Allow.
+// member in without the sign-in page: on the desktop client at /admin (an admin matched by mobile, who
+// confirms with her password once), on a phone at /m. WeCom shows its consent sheet
+// (snsapi_privateinfo), where the member clicks Allow.
 func TestBrowserWeComAutoLogin(t *testing.T) {
 	t.Parallel()
 	w := newWorld(t, "sqlite", worldSpec{AutoLogin: true})
 	app := w.app
-	app.CreateUser("alice", "", true, "13800000001")
+	app.CreateUser("alice", "alice-password-1", true, "13800000001")
 	b := browsertest.New(t)
 
 	desk := b.NewTab(t, browsertest.TabOptions{BaseURL: app.URL(), UserAgent: wecom.UserAgentDesktop, Language: "en", Viewport: browsertest.Desktop})
@@ -254,6 +255,13 @@ func TestBrowserWeComAutoLogin(t *testing.T) {
 	desk.Click(t, "input[name=member][value=alice]")
 	desk.Screenshot(t, "desktop-consent")
 	desk.ClickAndWait(t, "button[name=action][value=allow]")
+	// A mobile number alone never binds an admin: the password is asked once.
+	if n := desk.Count(t, "[data-outcome=confirm_password]"); n != 1 {
+		t.Fatalf("the desktop client landed on %s without the password confirmation", desk.Path(t))
+	}
+	desk.Screenshot(t, "desktop-confirm-password")
+	desk.SetValue(t, "input[name=password]", "alice-password-1")
+	desk.Submit(t, "[data-testid=confirm-password-form]")
 	if got := desk.Path(t); got != "/admin" {
 		t.Fatalf("the desktop client landed on %s, want /admin", got)
 	}

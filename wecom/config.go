@@ -18,19 +18,24 @@ type Config struct {
 	Secret  string
 }
 
-// CacheKey identifies the app's access_token in a shared cache. It includes a short hash of the
-// secret so that a reset secret never reuses a token fetched with the old one; the secret itself
-// never appears in the key.
+// CacheKey identifies the app's access_token in a shared cache: corp, agent, then a short hash of
+// the API base and the secret, so that a reset secret or another API host never reuses a token
+// fetched with the old one (a token is never sent to a host that did not issue it); the secret itself
+// never appears in the key. The "corp:agent:" prefix lets a settings change drop every key of an app.
 func (c Config) CacheKey() string {
-	sum := sha256.Sum256([]byte(c.Secret))
+	sum := sha256.Sum256([]byte(c.base() + "\x00" + c.Secret))
 	return c.CorpID + ":" + strconv.FormatInt(c.AgentID, 10) + ":" + hex.EncodeToString(sum[:])[:16]
+}
+
+// base is the API base without a trailing slash, DefaultAPIBase when empty.
+func (c Config) base() string {
+	if base := strings.TrimRight(c.APIBase, "/"); base != "" {
+		return base
+	}
+	return DefaultAPIBase
 }
 
 // endpoint joins the API base and a path such as "/cgi-bin/gettoken".
 func (c Config) endpoint(path string) string {
-	base := strings.TrimRight(c.APIBase, "/")
-	if base == "" {
-		base = DefaultAPIBase
-	}
-	return base + path
+	return c.base() + path
 }

@@ -25,6 +25,16 @@ func TestCacheKey(t *testing.T) {
 	if other.CacheKey() == key {
 		t.Error("a new secret must give a new cache key")
 	}
+	moved := cfg
+	moved.APIBase = "https://qyapi.elsewhere.example"
+	if moved.CacheKey() == key || !strings.HasPrefix(moved.CacheKey(), "wwcorp:1000002:") {
+		t.Errorf("another API base must give another key of the same app: %q", moved.CacheKey())
+	}
+	same := cfg
+	same.APIBase = wecom.DefaultAPIBase + "/"
+	if same.CacheKey() != key {
+		t.Error("the default API base written out must give the same key as an empty one")
+	}
 }
 
 func TestErrorCodes(t *testing.T) {
