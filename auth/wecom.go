@@ -125,12 +125,17 @@ func (w *WeCom) Config(a models.Authenticator) (wecom.Config, error) {
 // inClient tells whether the code came from in-client OAuth (snsapi_privateinfo), the only flow whose
 // user_ticket can reveal the mobile number that matches a first sign-in.
 func (w *WeCom) SignIn(ctx context.Context, a models.Authenticator, code string, inClient bool) (models.User, models.Binding, error) {
-	cfg, err := w.Config(a)
-	if err != nil {
-		return models.User{}, models.Binding{}, err
-	}
 	refuse := func(outcome string, userID string, err error) (models.User, models.Binding, error) {
 		return models.User{}, models.Binding{}, &Refusal{Outcome: outcome, Code: wecom.CodeOf(err), UserID: userID, InClient: inClient, Err: err}
+	}
+	cfg, err := w.Config(a)
+	if errors.Is(err, models.ErrUnseal) {
+		// The stored secret does not open here (copied from another row, tampered, or sealed under a key
+		// no longer configured): nobody can sign in with it until an administrator types it again.
+		return refuse(OutcomeAuthenticatorUnavailable, "", err)
+	}
+	if err != nil {
+		return models.User{}, models.Binding{}, err
 	}
 	info, err := w.client.UserInfo(ctx, cfg, code)
 	if err != nil {

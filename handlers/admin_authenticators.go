@@ -30,7 +30,7 @@ func (h *Handlers) defaultOrigin(c *gin.Context) string {
 		return h.BaseURL.Scheme + "://" + h.BaseURL.Host
 	}
 	scheme := "http"
-	if c.Request.TLS != nil {
+	if auth.IsHTTPS(c.Request) { // TLS here, or https said by a trusted proxy
 		scheme = "https"
 	}
 	return scheme + "://" + c.Request.Host
