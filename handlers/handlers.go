@@ -28,6 +28,11 @@ type SigninRecorder interface {
 	Signin(method, outcome string)
 }
 
+// BreakerStatus tells whether calls to a WeCom API host and corp are paused after repeated failures.
+type BreakerStatus interface {
+	BreakerOpen(apiBase, corpID string) bool
+}
+
 // Deps are what the handlers need, built by the web package.
 type Deps struct {
 	Store      *models.Store
@@ -36,6 +41,7 @@ type Deps struct {
 	Accounts   *auth.Accounts
 	WeCom      *auth.WeCom
 	WeComAdmin *auth.WeComAuthenticators
+	Breakers   BreakerStatus
 	States     *auth.States
 	// BaseURL is the configured public origin (GATEHOUSE_BASE_URL), or nil.
 	BaseURL *url.URL

@@ -17,6 +17,7 @@ type Metrics struct {
 	requests *prometheus.CounterVec
 	latency  *prometheus.HistogramVec
 	signins  *prometheus.CounterVec
+	breakers *prometheus.CounterVec
 }
 
 // NewMetrics registers the metrics.
@@ -33,14 +34,22 @@ func NewMetrics() *Metrics {
 		signins: prometheus.NewCounterVec(prometheus.CounterOpts{
 			Name: "gatehouse_signins_total", Help: "Sign-in attempts by method and outcome.",
 		}, []string{"method", "outcome"}),
+		breakers: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Name: "gatehouse_wecom_breaker_opens_total", Help: "Times calls to a WeCom API host and corp were paused after repeated failures.",
+		}, []string{"api_base", "corp_id"}),
 	}
-	m.registry.MustRegister(m.requests, m.latency, m.signins,
+	m.registry.MustRegister(m.requests, m.latency, m.signins, m.breakers,
 		collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
 	return m
 }
 
 // Signin counts one sign-in attempt.
 func (m *Metrics) Signin(method, outcome string) { m.signins.WithLabelValues(method, outcome).Inc() }
+
+// BreakerOpened counts one opening of the WeCom circuit breaker of an API host and corp.
+func (m *Metrics) BreakerOpened(apiBase, corpID string) {
+	m.breakers.WithLabelValues(apiBase, corpID).Inc()
+}
 
 // Handler serves /metrics.
 func (m *Metrics) Handler() http.Handler {

@@ -45,6 +45,8 @@ type Options struct {
 	Throttle *auth.Throttle
 	// HTTPClient is used for WeCom API calls (nil: the WeCom client's own).
 	HTTPClient *http.Client
+	// Breaker tunes the WeCom circuit breaker (zero: 5 failures, 30 s); its OnOpen is the server's.
+	Breaker wecom.BreakerSettings
 }
 
 // New builds a server on an open, migrated store.
@@ -79,13 +81,19 @@ func New(cfg Config, store *models.Store, log *slog.Logger, opts Options) (*Serv
 	if err != nil {
 		return nil, err
 	}
-	wecomClient := wecom.NewClient(opts.HTTPClient, models.NewTokenCache(store, sealer, now))
+	metrics := NewMetrics()
+	breaker := opts.Breaker
+	breaker.OnOpen = func(apiBase, corpID string) {
+		metrics.BreakerOpened(apiBase, corpID)
+		log.Warn("wecom calls paused after repeated failures", "api_base", apiBase, "corp_id", corpID)
+	}
+	wecomClient := wecom.NewClient(opts.HTTPClient, models.NewTokenCache(store, sealer, now), wecom.WithBreaker(breaker))
 	signin := auth.NewWeCom(store, wecomClient, sealer, auth.WeComBases{API: cfg.WeComAPIBase, OAuth: cfg.WeComOAuthBase, Login: cfg.WeComLoginBase}, now)
 	s := &Server{
 		cfg:     cfg,
 		store:   store,
 		log:     log,
-		metrics: NewMetrics(),
+		metrics: metrics,
 		demoSim: demoSim,
 		assets:  static.New(),
 		sessions: auth.NewSessions(store, models.DeriveKey(cfg.SecretKey, "cookie hash"), models.DeriveKey(cfg.SecretKey, "cookie block"),
@@ -98,6 +106,7 @@ func New(cfg Config, store *models.Store, log *slog.Logger, opts Options) (*Serv
 		Accounts:   auth.NewAccounts(store, now),
 		WeCom:      signin,
 		WeComAdmin: auth.NewWeComAuthenticators(store, sealer, wecomClient, signin, now),
+		Breakers:   wecomClient,
 		States:     auth.NewStates(models.DeriveKey(cfg.SecretKey, "state hash"), models.DeriveKey(cfg.SecretKey, "state block"), secure, now),
 		BaseURL:    cfg.BaseURL,
 		Catalog:    catalog,
