@@ -106,7 +106,11 @@ func TestFaultWeCom(t *testing.T) {
 				answers[0].took.Round(time.Millisecond), answers[1].took.Round(time.Millisecond), answers[2].took.Round(time.Millisecond),
 				before.Round(time.Millisecond), during.Round(time.Millisecond))
 			if during > 2*before {
-				t.Errorf("password sign-in median %v during the fault, more than twice %v before", during, before)
+				// The machine is shared: before failing, time the password again now, beside the fault, so
+				// a busy stretch of the machine is not taken for the fault's doing.
+				if again := passwordMedian(t, w.app); during > 2*again {
+					t.Errorf("password sign-in median %v during the fault, more than twice %v before and %v after", during, before, again)
+				}
 			}
 
 			// The breaker is open: no call to WeCom, an immediate page that says WeCom is unavailable.
@@ -148,11 +152,11 @@ func wecomClient(w *wecomWorld) *webtest.Client {
 	return c
 }
 
-// passwordMedian signs pat in five times and returns the median time of a sign-in.
+// passwordMedian signs pat in seven times and returns the median time of a sign-in.
 func passwordMedian(t *testing.T, app *webtest.App) time.Duration {
 	t.Helper()
 	var took []time.Duration
-	for range 5 {
+	for range 7 {
 		c := app.Client()
 		start := time.Now()
 		r := c.Post("/signin", url.Values{"username": {"pat"}, "password": {"pat-password-123"}})
