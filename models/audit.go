@@ -39,7 +39,7 @@ type Event struct {
 
 // Audit records one event.
 func (s *Store) Audit(ctx context.Context, e Event) error {
-	row := AuditEvent{At: time.Now().UTC(), Action: e.Action, Target: e.Target, IP: e.IP, Detail: "{}"}
+	row := AuditEvent{At: time.Now().UTC(), Action: e.Action, Target: auditTarget(e.Target), IP: e.IP, Detail: "{}"}
 	if e.ActorUserID != 0 {
 		id := e.ActorUserID
 		row.ActorUserID = &id
@@ -52,6 +52,23 @@ func (s *Store) Audit(ctx context.Context, e Event) error {
 		row.Detail = string(b)
 	}
 	return notFound(s.q(ctx).Create(&row).Error, "audit "+e.Action)
+}
+
+// maxAuditTarget is the target column's size, in characters.
+const maxAuditTarget = 256
+
+// auditTarget cuts a target to the column's size: a 10,000-character username typed at the sign-in
+// form is audited (and throttled) under its first 256 characters, instead of failing the insert on
+// PostgreSQL (a 500) where SQLite would have kept it whole.
+func auditTarget(target string) string {
+	n := 0
+	for i := range target {
+		if n == maxAuditTarget {
+			return target[:i]
+		}
+		n++
+	}
+	return target
 }
 
 // AuditFilter narrows an audit listing; empty fields match everything.
@@ -110,7 +127,7 @@ func (s *Store) Failures(ctx context.Context, action, target, ip string, since t
 	scope := func() *gorm.DB {
 		q := s.q(ctx).Model(&AuditEvent{}).Where("action = ? AND at >= ?", action, since)
 		if target != "" {
-			return q.Where("target = ?", target)
+			return q.Where("target = ?", auditTarget(target))
 		}
 		return q.Where("ip = ?", ip)
 	}
