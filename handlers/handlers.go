@@ -144,7 +144,9 @@ func (h *Handlers) render(c *gin.Context, status int, comp templ.Component) {
 	buf := h.buffers.Get().(*bytes.Buffer)
 	defer h.buffers.Put(buf)
 	buf.Reset()
-	if err := comp.Render(c.Request.Context(), buf); err != nil {
+	// The page renders into memory: a request past its deadline (the database did not answer in
+	// time) still gets its 503 page rather than templ's "context deadline exceeded" as a 500.
+	if err := comp.Render(context.WithoutCancel(c.Request.Context()), buf); err != nil {
 		h.Log.Error("render page", "path", c.Request.URL.Path, "err", err)
 		c.String(http.StatusInternalServerError, "internal error")
 		return

@@ -22,6 +22,7 @@ import (
 
 	"gatehouse/auth"
 	"gatehouse/models"
+	"gatehouse/web"
 	"gatehouse/web/webtest"
 	"gatehouse/wecom"
 	"gatehouse/wecom/wecomtest"
@@ -407,4 +408,109 @@ func freeLoopbackPort(t *testing.T) int {
 	}
 	defer ln.Close()
 	return ln.Addr().(*net.TCPAddr).Port
+}
+
+// TestFaultPostgresFrozen: a PostgreSQL that stops answering without closing its connections (every
+// process of the cluster stopped with SIGSTOP: what a frozen host or a cut network path looks like)
+// does not hold requests for good: each ends as the 503 page at the request deadline, and sign-ins
+// work again within 5 s of the server resuming.
+func TestFaultPostgresFrozen(t *testing.T) {
+	if os.Getenv("TEST_DATABASE_URL") == "" {
+		t.Skip("TEST_DATABASE_URL is not set: PostgreSQL fault tests are off")
+	}
+	pg := startPrivatePostgres(t)
+	store, err := models.Open(models.Options{DatabaseURL: pg.url, MaxOpenConns: 10})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { store.Close() })
+	if err := store.Migrate(context.Background(), nil); err != nil {
+		t.Fatal(err)
+	}
+	const deadline = 1500 * time.Millisecond
+	app := webtest.NewOnStore(t, store, func(_ *web.Config, o *web.Options) { o.RequestTimeout = deadline })
+	app.CreateUser("pat", "pat-password-123", false, "")
+	member := app.Client()
+	member.SignIn("pat", "pat-password-123")
+
+	pids := pg.processes(t)
+	signal := func(sig string) {
+		for _, pid := range pids {
+			exec.Command("kill", "-"+sig, strconv.Itoa(pid)).Run()
+		}
+	}
+	t.Cleanup(func() { signal("CONT") }) // before the cluster is stopped, whatever happens
+	signal("STOP")
+	for _, req := range []struct {
+		name string
+		do   func() *webtest.Response
+	}{
+		{"password sign-in", func() *webtest.Response {
+			return app.Client().Post("/signin", url.Values{"username": {"pat"}, "password": {"pat-password-123"}})
+		}},
+		{"page with a session", func() *webtest.Response { return member.Get("/account") }},
+		{"password sign-in again", func() *webtest.Response {
+			return app.Client().Post("/signin", url.Values{"username": {"pat"}, "password": {"pat-password-123"}})
+		}},
+	} {
+		start := time.Now()
+		r := req.do()
+		took := time.Since(start)
+		t.Logf("%s with the database frozen: %d after %v", req.name, r.StatusCode, took.Round(time.Millisecond))
+		if r.StatusCode != http.StatusServiceUnavailable || !strings.Contains(r.Body, msgUnavailable) {
+			t.Errorf("%s with the database frozen: %d, want the 503 unavailable page; %.300s", req.name, r.StatusCode, r.Body)
+		}
+		if took > deadline+time.Second {
+			t.Errorf("%s with the database frozen took %v, want about the %v request deadline", req.name, took, deadline)
+		}
+	}
+	signal("CONT")
+	if t.Failed() {
+		t.Logf("server log:\n%s", grepLines(app.Logs(), "level=ERROR"))
+	}
+	resumed := time.Now()
+	for {
+		r := app.Client().Post("/signin", url.Values{"username": {"pat"}, "password": {"pat-password-123"}})
+		if r.StatusCode == http.StatusSeeOther {
+			t.Logf("first sign-in %v after the database resumed", time.Since(resumed).Round(time.Millisecond))
+			break
+		}
+		if time.Since(resumed) > pgRecoverBudget {
+			t.Fatalf("no successful sign-in within %v of the database resuming (last: %d)", pgRecoverBudget, r.StatusCode)
+		}
+		time.Sleep(50 * time.Millisecond)
+	}
+	if r := member.Get("/account"); r.StatusCode != http.StatusOK {
+		t.Errorf("session after the database resumed: %d, want 200", r.StatusCode)
+	}
+}
+
+// processes returns the cluster's postmaster and its children, read from postmaster.pid and /proc.
+func (pg *privatePostgres) processes(t *testing.T) []int {
+	t.Helper()
+	data, err := os.ReadFile(filepath.Join(pg.data, "postmaster.pid"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	master, err := strconv.Atoi(strings.TrimSpace(strings.SplitN(string(data), "\n", 2)[0]))
+	if err != nil {
+		t.Fatal(err)
+	}
+	pids := []int{master}
+	stats, _ := filepath.Glob("/proc/[0-9]*/stat")
+	for _, p := range stats {
+		b, err := os.ReadFile(p)
+		if err != nil {
+			continue
+		}
+		// pid (comm) state ppid …: comm may hold spaces, so read after its closing parenthesis.
+		rest := string(b[strings.LastIndexByte(string(b), ')')+1:])
+		f := strings.Fields(rest)
+		if len(f) > 1 && f[1] == strconv.Itoa(master) {
+			if pid, err := strconv.Atoi(strings.TrimSuffix(strings.TrimPrefix(p, "/proc/"), "/stat")); err == nil {
+				pids = append(pids, pid)
+			}
+		}
+	}
+	return pids
 }

@@ -47,7 +47,15 @@ type Options struct {
 	HTTPClient *http.Client
 	// Breaker tunes the WeCom circuit breaker (zero: 5 failures, 30 s); its OnOpen is the server's.
 	Breaker wecom.BreakerSettings
+	// RequestTimeout bounds each request's work (zero: 10 s).
+	RequestTimeout time.Duration
 }
+
+// defaultRequestTimeout bounds a request's database and WeCom work. A database that stops answering
+// without closing its connections (frozen, or cut off by the network) would otherwise hold every
+// request, and its goroutine and memory, for good; with the deadline the request ends as a 503. It
+// leaves room for the WeCom budget (5 s per call) and for waiting on the shared token's row lock.
+const defaultRequestTimeout = 10 * time.Second
 
 // New builds a server on an open, migrated store.
 func New(cfg Config, store *models.Store, log *slog.Logger, opts Options) (*Server, error) {
@@ -120,8 +128,22 @@ func New(cfg Config, store *models.Store, log *slog.Logger, opts Options) (*Serv
 	// SameSite=Lax cookies are the second layer.
 	cop := http.NewCrossOriginProtection()
 	cop.SetDenyHandler(http.HandlerFunc(s.h.CrossOriginDenied))
-	s.handler = cop.Handler(s.routes())
+	timeout := opts.RequestTimeout
+	if timeout <= 0 {
+		timeout = defaultRequestTimeout
+	}
+	s.handler = withDeadline(cop.Handler(s.routes()), timeout)
 	return s, nil
+}
+
+// withDeadline gives every request's context a deadline, so no database or WeCom call made for it
+// can outlast it.
+func withDeadline(h http.Handler, timeout time.Duration) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		ctx, cancel := context.WithTimeout(r.Context(), timeout)
+		defer cancel()
+		h.ServeHTTP(w, r.WithContext(ctx))
+	})
 }
 
 // Handler is the server's whole HTTP handler.
