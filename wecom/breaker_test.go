@@ -116,8 +116,10 @@ func TestBreakerTrialFailureReopens(t *testing.T) {
 	trial := make(chan error, 1)
 	before := e.sim.Calls("gettoken")
 	go func() { trial <- callUser(e, 0) }()
-	for e.sim.Calls("gettoken") == before {
-		time.Sleep(5 * time.Millisecond)
+	for wait := time.Now(); e.sim.Calls("gettoken") == before; time.Sleep(5 * time.Millisecond) {
+		if time.Since(wait) > 2*time.Second {
+			t.Fatal("the trial call never reached WeCom")
+		}
 	}
 	if err := callUser(e, 0); wecom.CodeOf(err) != wecom.CodeBreakerOpen {
 		t.Errorf("second call during the trial: errcode %d, want CodeBreakerOpen", wecom.CodeOf(err))
