@@ -31,6 +31,7 @@ type Options struct {
 	DatabaseURL string        // with DB == "postgres"
 	Members     int           // callback: WeCom members seeded and bound beforehand
 	Mix         float64       // callback: share of first sign-ins by mobile match in an extra target
+	Soak        time.Duration // memory: if > 0, sample the resident set every 30 s for this long
 	Progress    io.Writer     // progress lines (stderr)
 }
 
@@ -42,6 +43,7 @@ var scenarios = map[string]Scenario{
 	"signin":    signinScenario,
 	"callback":  callbackScenario,
 	"coldtoken": coldtokenScenario,
+	"memory":    memoryScenario,
 }
 
 func main() {
@@ -64,6 +66,7 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 	fs.StringVar(&o.DatabaseURL, "database-url", firstEnv("TEST_DATABASE_URL", "DATABASE_URL"), "postgres:// URL for -db postgres (default $TEST_DATABASE_URL, then $DATABASE_URL)")
 	fs.IntVar(&o.Members, "members", 1000, "callback: WeCom members seeded and bound before the run (sign-ins cycle through them)")
 	fs.Float64Var(&o.Mix, "mix", 0, "callback: if > 0, an extra target where this share of sign-ins is a first sign-in by mobile match")
+	fs.DurationVar(&o.Soak, "soak", 0, "memory: after the attacks, sample the resident set every 30 s for this long under a light load (e.g. 10m)")
 	asJSON := fs.Bool("json", false, "print the result as JSON instead of a table")
 	cpuProfile := fs.String("cpuprofile", "", "write a CPU profile of the measured rounds (all targets and the generator) to this file")
 	fs.Usage = func() {

@@ -213,6 +213,12 @@ func (r *Result) Print(w io.Writer) {
 	if r.Requests > 0 {
 		run = fmt.Sprintf("%d requests", r.Requests)
 	}
+	if len(r.Samples) == 0 {
+		// A scenario without throughput rounds (memory) has only notes and checks.
+		fmt.Fprintf(w, "\nscenario %s on %s, GOMAXPROCS=%d (%d CPUs), %s\n\n", r.Scenario, r.DB, r.GOMAXPROCS, r.NumCPU, r.GoVersion)
+		r.printNotesAndChecks(w)
+		return
+	}
 	fmt.Fprintf(w, "\nscenario %s on %s: %d connections, %d rounds of %s per target, GOMAXPROCS=%d (%d CPUs), %s\n",
 		r.Scenario, r.DB, r.Conns, r.Rounds, run, r.GOMAXPROCS, r.NumCPU, r.GoVersion)
 	fmt.Fprintln(w, "(load generator and servers share this process and its CPUs; cpu/req and allocs/req are whole-process)")
@@ -257,11 +263,15 @@ func (r *Result) Print(w io.Writer) {
 		}
 		fmt.Fprintln(w)
 	}
+	r.printNotesAndChecks(w)
+}
+
+func (r *Result) printNotesAndChecks(w io.Writer) {
 	for _, n := range r.Notes {
 		fmt.Fprintln(w, "note:", n)
 	}
 	fmt.Fprintln(w)
-	tw = tabwriter.NewWriter(w, 0, 0, 2, ' ', 0)
+	tw := tabwriter.NewWriter(w, 0, 0, 2, ' ', 0)
 	for _, c := range r.Checks {
 		verdict := "PASS"
 		if !c.Pass {

@@ -47,11 +47,27 @@ func (h *Handlers) warnings(c *gin.Context) ([]string, error) {
 		if auth.InsecureOrigin(a.Options.Origin) {
 			out = append(out, t.T("warning.origin_not_https", "Title", a.Title))
 		}
+		if h.breakerOpen(a) {
+			out = append(out, t.T("warning.wecom_breaker_open", "Title", a.Title, "Name", a.Name))
+		}
 	}
 	if autoLogin > 1 {
 		out = append(out, t.T("warning.auto_login_twice"))
 	}
 	return out, nil
+}
+
+// breakerOpen tells whether sign-ins with the authenticator are failing fast because its WeCom keeps
+// failing (its API host and corp's circuit breaker is open).
+func (h *Handlers) breakerOpen(a models.Authenticator) bool {
+	if h.Breakers == nil {
+		return false
+	}
+	base := a.Options.APIBase
+	if base == "" {
+		base = h.WeCom.Bases().API
+	}
+	return h.Breakers.BreakerOpen(base, a.Options.CorpID)
 }
 
 // AuthenticatorList lists authenticators in sign-in order.

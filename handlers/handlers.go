@@ -29,6 +29,11 @@ type SigninRecorder interface {
 	Signin(method, outcome string)
 }
 
+// BreakerStatus tells whether calls to a WeCom API host and corp are paused after repeated failures.
+type BreakerStatus interface {
+	BreakerOpen(apiBase, corpID string) bool
+}
+
 // Deps are what the handlers need, built by the web package.
 type Deps struct {
 	Store      *models.Store
@@ -37,6 +42,7 @@ type Deps struct {
 	Accounts   *auth.Accounts
 	WeCom      *auth.WeCom
 	WeComAdmin *auth.WeComAuthenticators
+	Breakers   BreakerStatus
 	States     *auth.States
 	// BaseURL is the configured public origin (GATEHOUSE_BASE_URL), or nil.
 	BaseURL *url.URL
@@ -148,7 +154,9 @@ func (h *Handlers) render(c *gin.Context, status int, comp templ.Component) {
 	buf := h.buffers.Get().(*bytes.Buffer)
 	defer h.buffers.Put(buf)
 	buf.Reset()
-	if err := comp.Render(c.Request.Context(), buf); err != nil {
+	// The page renders into memory: a request past its deadline (the database did not answer in
+	// time) still gets its 503 page rather than templ's "context deadline exceeded" as a 500.
+	if err := comp.Render(context.WithoutCancel(c.Request.Context()), buf); err != nil {
 		h.Log.Error("render page", "path", c.Request.URL.Path, "err", err)
 		c.String(http.StatusInternalServerError, "internal error")
 		return

@@ -296,6 +296,8 @@ func wecomErrorText(t views.Translator, code int) string {
 		return t.T("outcome.wecom_error.config")
 	case code == wecom.CodeUnreachable:
 		return t.T("outcome.wecom_error.unreachable")
+	case code == wecom.CodeBreakerOpen:
+		return t.T("outcome.wecom_error.paused")
 	}
 	return t.T("outcome.wecom_error.text")
 }

@@ -189,7 +189,7 @@ func (s *Store) Failures(ctx context.Context, action, target, ip string, since t
 	scope := func() *gorm.DB {
 		q := s.q(ctx).Model(&AuditEvent{}).Where("action = ? AND at >= ?", action, since)
 		if target != "" {
-			return q.Where("target = ?", target)
+			return q.Where("target = ?", TruncateText(target, 256))
 		}
 		return q.Where("ip = ?", ip)
 	}

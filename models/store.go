@@ -2,8 +2,12 @@ package models
 
 import (
 	"context"
+	"database/sql"
+	"database/sql/driver"
 	"errors"
 	"fmt"
+	"net"
+	"net/url"
 	"os"
 	"path/filepath"
 	"strings"
@@ -53,7 +57,7 @@ func Open(opts Options) (*Store, error) {
 		DisableForeignKeyConstraintWhenMigrating: true,
 	}
 	if opts.DatabaseURL != "" {
-		db, err := gorm.Open(postgres.Open(opts.DatabaseURL), cfg)
+		db, err := gorm.Open(postgres.Open(withConnectTimeout(opts.DatabaseURL)), cfg)
 		if err != nil {
 			return nil, fmt.Errorf("connect to postgresql: %w", redactURL(err, opts.DatabaseURL))
 		}
@@ -91,6 +95,25 @@ func Open(opts Options) (*Store, error) {
 	}
 	sqlDB.SetMaxOpenConns(8)
 	return &Store{db: db, dialect: "sqlite", auths: &authenticatorCache{}, tokenGen: &atomic.Int64{}}, nil
+}
+
+// connectTimeout bounds dialling PostgreSQL and its start-up exchange. Without it a server that
+// accepts connections but does not answer (frozen, or a half-open network path) holds each new
+// connection, and the request waiting for it, for as long as the operating system's TCP timeout.
+const connectTimeout = "2"
+
+// withConnectTimeout adds connect_timeout to a postgres:// URL or key=value DSN that has none.
+func withConnectTimeout(dsn string) string {
+	if strings.Contains(dsn, "connect_timeout") {
+		return dsn
+	}
+	if u, err := url.Parse(dsn); err == nil && (u.Scheme == "postgres" || u.Scheme == "postgresql") {
+		q := u.Query()
+		q.Set("connect_timeout", connectTimeout)
+		u.RawQuery = q.Encode()
+		return u.String()
+	}
+	return dsn + " connect_timeout=" + connectTimeout
 }
 
 // redactURL keeps a database password out of error messages.
@@ -158,6 +181,19 @@ func notFound(err error, what string) error {
 func IsUnavailable(err error) bool {
 	if err == nil {
 		return false
+	}
+	// PostgreSQL's own verdicts: class 08 (connection exception), and 57P01-57P03 (the server shut
+	// down, crashed or is still starting).
+	var pgErr interface{ SQLState() string }
+	if errors.As(err, &pgErr) {
+		code := pgErr.SQLState()
+		if strings.HasPrefix(code, "08") || code == "57P01" || code == "57P02" || code == "57P03" {
+			return true
+		}
+	}
+	var netErr net.Error
+	if errors.As(err, &netErr) || errors.Is(err, driver.ErrBadConn) || errors.Is(err, sql.ErrConnDone) {
+		return true
 	}
 	msg := err.Error()
 	for _, s := range []string{"connection refused", "connect:", "broken pipe", "connection reset", "the database system is", "terminating connection", "unexpected EOF", "i/o timeout", "conn closed", "failed to connect", "context deadline exceeded"} {

@@ -22,6 +22,8 @@ type Metrics struct {
 	signins  *prometheus.CounterVec
 	// suppressed counts anonymous refusals beyond the audit cap (models.AnonymousAuditPerMinute).
 	suppressed *prometheus.CounterVec
+	// breakers counts openings of the WeCom circuit breaker per API host and corp.
+	breakers *prometheus.CounterVec
 }
 
 // NewMetrics registers the metrics.
@@ -41,8 +43,11 @@ func NewMetrics() *Metrics {
 		suppressed: prometheus.NewCounterVec(prometheus.CounterOpts{
 			Name: "gatehouse_audit_suppressed_total", Help: "Anonymous sign-in refusals not written to the audit log because their address exceeded the per-minute cap.",
 		}, []string{"action"}),
+		breakers: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Name: "gatehouse_wecom_breaker_opens_total", Help: "Times calls to a WeCom API host and corp were paused after repeated failures.",
+		}, []string{"api_base", "corp_id"}),
 	}
-	m.registry.MustRegister(m.requests, m.latency, m.signins, m.suppressed,
+	m.registry.MustRegister(m.requests, m.latency, m.signins, m.suppressed, m.breakers,
 		collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
 	return m
 }
@@ -52,6 +57,11 @@ func (m *Metrics) Signin(method, outcome string) { m.signins.WithLabelValues(met
 
 // AuditSuppressed counts one refusal whose audit row the anonymous cap left out.
 func (m *Metrics) AuditSuppressed(action string) { m.suppressed.WithLabelValues(action).Inc() }
+
+// BreakerOpened counts one opening of the WeCom circuit breaker of an API host and corp.
+func (m *Metrics) BreakerOpened(apiBase, corpID string) {
+	m.breakers.WithLabelValues(apiBase, corpID).Inc()
+}
 
 // Handler serves /metrics.
 func (m *Metrics) Handler() http.Handler {

@@ -49,7 +49,17 @@ type Options struct {
 	Throttle *auth.Throttle
 	// HTTPClient is used for WeCom API calls (nil: the WeCom client's own).
 	HTTPClient *http.Client
+	// Breaker tunes the WeCom circuit breaker (zero: 5 failures, 30 s); its OnOpen is the server's.
+	Breaker wecom.BreakerSettings
+	// RequestTimeout bounds each request's work (zero: 10 s).
+	RequestTimeout time.Duration
 }
+
+// defaultRequestTimeout bounds a request's database and WeCom work. A database that stops answering
+// without closing its connections (frozen, or cut off by the network) would otherwise hold every
+// request, and its goroutine and memory, for good; with the deadline the request ends as a 503. It
+// leaves room for the WeCom budget (5 s per call) and for waiting on the shared token's row lock.
+const defaultRequestTimeout = 10 * time.Second
 
 // New builds a server on an open, migrated store.
 func New(cfg Config, store *models.Store, log *slog.Logger, opts Options) (*Server, error) {
@@ -85,7 +95,13 @@ func New(cfg Config, store *models.Store, log *slog.Logger, opts Options) (*Serv
 	if err != nil {
 		return nil, err
 	}
-	wecomClient := wecom.NewClient(opts.HTTPClient, models.NewTokenCache(store, sealer, now))
+	metrics := NewMetrics()
+	breaker := opts.Breaker
+	breaker.OnOpen = func(apiBase, corpID string) {
+		metrics.BreakerOpened(apiBase, corpID)
+		log.Warn("wecom calls paused after repeated failures", "api_base", apiBase, "corp_id", corpID)
+	}
+	wecomClient := wecom.NewClient(opts.HTTPClient, models.NewTokenCache(store, sealer, now), wecom.WithBreaker(breaker))
 	signin := auth.NewWeCom(store, wecomClient, sealer, auth.WeComBases{API: cfg.WeComAPIBase, OAuth: cfg.WeComOAuthBase, Login: cfg.WeComLoginBase, HTTPHosts: cfg.WeComAllowHTTP}, now)
 	proxies, err := parsePrefixes(cfg.TrustedProxies)
 	if err != nil {
@@ -95,7 +111,7 @@ func New(cfg Config, store *models.Store, log *slog.Logger, opts Options) (*Serv
 		cfg:     cfg,
 		store:   store,
 		log:     log,
-		metrics: NewMetrics(),
+		metrics: metrics,
 		demoSim: demoSim,
 		assets:  static.New(),
 		sessions: auth.NewSessions(store, models.DeriveKey(cfg.SecretKey, "cookie hash"), models.DeriveKey(cfg.SecretKey, "cookie block"),
@@ -110,6 +126,7 @@ func New(cfg Config, store *models.Store, log *slog.Logger, opts Options) (*Serv
 		Accounts:   auth.NewAccounts(store, now),
 		WeCom:      signin,
 		WeComAdmin: auth.NewWeComAuthenticators(store, sealer, wecomClient, signin, now),
+		Breakers:   wecomClient,
 		States:     auth.NewStates(models.DeriveKey(cfg.SecretKey, "state hash"), models.DeriveKey(cfg.SecretKey, "state block"), secure, now),
 		BaseURL:    cfg.BaseURL,
 		Catalog:    catalog,
@@ -123,7 +140,11 @@ func New(cfg Config, store *models.Store, log *slog.Logger, opts Options) (*Serv
 	// SameSite=Lax cookies are the second layer.
 	cop := http.NewCrossOriginProtection()
 	cop.SetDenyHandler(http.HandlerFunc(s.h.CrossOriginDenied))
-	s.handler = cop.Handler(s.routes())
+	timeout := opts.RequestTimeout
+	if timeout <= 0 {
+		timeout = defaultRequestTimeout
+	}
+	s.handler = withDeadline(cop.Handler(s.routes()), timeout)
 	return s, nil
 }
 
@@ -147,6 +168,16 @@ func parsePrefixes(list []string) ([]netip.Prefix, error) {
 		out = append(out, netip.PrefixFrom(a, a.BitLen()))
 	}
 	return out, nil
+}
+
+// withDeadline gives every request's context a deadline, so no database or WeCom call made for it
+// can outlast it.
+func withDeadline(h http.Handler, timeout time.Duration) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		ctx, cancel := context.WithTimeout(r.Context(), timeout)
+		defer cancel()
+		h.ServeHTTP(w, r.WithContext(ctx))
+	})
 }
 
 // Handler is the server's whole HTTP handler.

@@ -78,12 +78,23 @@ type Client struct {
 	flight  singleflight.Group // collapses concurrent cache misses for one key inside this process
 	timeout time.Duration
 	backoff []time.Duration // waits before each retry of errcode -1
+	// breakers pause calls to an API host and corp that keeps failing, so members get the error page
+	// at once instead of after another timeout, and a struggling WeCom is not hammered.
+	breakers *breakers
+}
+
+// ClientOption changes a Client at construction.
+type ClientOption func(*Client)
+
+// WithBreaker tunes the circuit breaker (its metric hook, or shorter times in tests).
+func WithBreaker(s BreakerSettings) ClientOption {
+	return func(c *Client) { c.breakers = newBreakers(s) }
 }
 
 // NewClient returns a Client. A nil httpClient gets a client of its own that does not follow
 // redirects (the API never redirects); a nil cache gets a MemoryCache. Every call is bounded by
 // 5 s through its context.
-func NewClient(httpClient *http.Client, cache TokenCache) *Client {
+func NewClient(httpClient *http.Client, cache TokenCache, opts ...ClientOption) *Client {
 	if httpClient == nil {
 		// Many sign-ins at once call one WeCom host: keep enough idle connections to it that they
 		// are reused rather than redialled (the default keeps two per host).
@@ -97,20 +108,34 @@ func NewClient(httpClient *http.Client, cache TokenCache) *Client {
 	if cache == nil {
 		cache = NewMemoryCache()
 	}
-	return &Client{
-		http:    httpClient,
-		cache:   cache,
-		timeout: callTimeout,
-		backoff: []time.Duration{100 * time.Millisecond, 200 * time.Millisecond, 400 * time.Millisecond},
+	c := &Client{
+		http:     httpClient,
+		cache:    cache,
+		timeout:  callTimeout,
+		backoff:  []time.Duration{100 * time.Millisecond, 200 * time.Millisecond, 400 * time.Millisecond},
+		breakers: newBreakers(BreakerSettings{}),
 	}
+	for _, opt := range opts {
+		opt(c)
+	}
+	return c
+}
+
+// BreakerOpen reports whether calls to this API host (empty: WeCom's public one) and corp are paused
+// after repeated failures.
+func (c *Client) BreakerOpen(apiBase, corpID string) bool {
+	return c.breakers.isOpen(breakerKey(apiBase, corpID))
 }
 
 // FetchToken calls gettoken now, bypassing the cache: the admin's connection test must prove
-// the saved settings, not a token fetched with older ones. expiresIn is WeCom's own value.
+// the saved settings, not a token fetched with older ones. expiresIn is WeCom's own value. An open
+// breaker does not stop it (the admin checks whether WeCom is back), but its result counts.
 func (c *Client) FetchToken(ctx context.Context, cfg Config) (token string, expiresIn time.Duration, err error) {
 	ctx, cancel := context.WithTimeout(ctx, c.timeout)
 	defer cancel()
-	return c.fetchToken(ctx, cfg)
+	token, expiresIn, err = c.fetchToken(ctx, cfg)
+	c.breakers.record(breakerKey(cfg.APIBase, cfg.CorpID), false, err)
+	return token, expiresIn, err
 }
 
 // UserInfo exchanges an OAuth code for the identity behind it (GET /cgi-bin/auth/getuserinfo).
@@ -156,9 +181,22 @@ func (c *Client) DropToken(ctx context.Context, cfg Config) error {
 	return nil
 }
 
-// call runs one data call with the app's cached token. A token WeCom says is expired (42001) or
-// invalid (40014) is dropped, and the call retried once with a new one.
+// call runs one data call with the app's cached token, unless the breaker of the app's host and corp
+// is open: then it fails at once with CodeBreakerOpen.
 func (c *Client) call(ctx context.Context, cfg Config, op, method, path string, query url.Values, body, out any) error {
+	key := breakerKey(cfg.APIBase, cfg.CorpID)
+	ok, probe := c.breakers.allow(key)
+	if !ok {
+		return &Error{Op: op, Code: CodeBreakerOpen}
+	}
+	err := c.callWithToken(ctx, cfg, op, method, path, query, body, out)
+	c.breakers.record(key, probe, err)
+	return err
+}
+
+// callWithToken runs one data call with the app's cached token. A token WeCom says is expired (42001)
+// or invalid (40014) is dropped, and the call retried once with a new one.
+func (c *Client) callWithToken(ctx context.Context, cfg Config, op, method, path string, query url.Values, body, out any) error {
 	ctx, cancel := context.WithTimeout(ctx, c.timeout)
 	defer cancel()
 	for attempt := 0; ; attempt++ {

@@ -66,6 +66,8 @@ func Meaning(code int) string {
 		return "WeCom unreachable or timed out"
 	case CodeBadResponse:
 		return "unexpected reply from WeCom"
+	case CodeBreakerOpen:
+		return "WeCom calls paused after repeated failures"
 	case -1:
 		return "system busy"
 	case 40001:

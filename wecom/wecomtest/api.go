@@ -21,11 +21,16 @@ func (s *Sim) apiHandler(endpoint string, h func(*http.Request) (reply, int)) ht
 		s.mu.Lock()
 		s.calls[endpoint]++
 		latency := s.latency
-		var injected int
+		injected, down := s.failAll, s.down
 		if queue := s.failures[endpoint]; len(queue) > 0 {
 			injected, s.failures[endpoint] = queue[0], queue[1:]
 		}
 		s.mu.Unlock()
+
+		if down {
+			dropConnection(w)
+			return
+		}
 
 		if latency > 0 {
 			t := time.NewTimer(latency)
@@ -49,6 +54,15 @@ func (s *Sim) apiHandler(endpoint string, h func(*http.Request) (reply, int)) ht
 		fields["errmsg"] = "ok"
 		writeJSON(w, fields)
 	}
+}
+
+// dropConnection closes the request's connection without an answer, as a host that went down would.
+func dropConnection(w http.ResponseWriter) {
+	conn, _, err := http.NewResponseController(w).Hijack()
+	if err != nil {
+		panic(http.ErrAbortHandler) // HTTP/2 or a test recorder: abort the stream instead
+	}
+	conn.Close()
 }
 
 func writeJSON(w http.ResponseWriter, v any) {

@@ -109,6 +109,8 @@ type Sim struct {
 	failures  map[string][]int // endpoint → errcodes the next calls answer
 	calls     map[string]int
 	latency   time.Duration
+	down      bool // every API call has its connection dropped without a reply
+	failAll   int  // every API call answers this errcode (0: none)
 	lastSweep time.Time
 }
 
@@ -299,6 +301,22 @@ func (s *Sim) SetLatency(d time.Duration) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	s.latency = d
+}
+
+// SetDown makes every API call fail as if WeCom were down: the connection is dropped without a reply
+// (pages keep working, so codes can still be issued). SetDown(false) brings it back.
+func (s *Sim) SetDown(down bool) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	s.down = down
+}
+
+// FailAll makes every API call answer errcode (after any queued by FailNext) until FailAll(0): a
+// WeCom that stays busy (-1) or keeps rate-limiting (45009).
+func (s *Sim) FailAll(errcode int) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	s.failAll = errcode
 }
 
 // Calls returns how many requests reached endpoint (names as for FailNext).
