@@ -208,7 +208,7 @@ func (h *Handlers) flash(c *gin.Context, kind, id string, args ...string) {
 	for i := 0; i+1 < len(args); i += 2 {
 		v.Set("a."+args[i], args[i+1])
 	}
-	http.SetCookie(c.Writer, &http.Cookie{Name: flashCookie, Value: v.Encode(), Path: "/", MaxAge: 60, HttpOnly: true, SameSite: http.SameSiteLaxMode})
+	http.SetCookie(c.Writer, &http.Cookie{Name: flashCookie, Value: v.Encode(), Path: "/", MaxAge: 60, HttpOnly: true, SameSite: http.SameSiteLaxMode, Secure: h.https(c)})
 }
 
 func (h *Handlers) takeFlash(c *gin.Context) *views.Flash {
@@ -216,7 +216,7 @@ func (h *Handlers) takeFlash(c *gin.Context) *views.Flash {
 	if err != nil || raw == "" {
 		return nil
 	}
-	http.SetCookie(c.Writer, &http.Cookie{Name: flashCookie, Value: "", Path: "/", MaxAge: -1, HttpOnly: true, SameSite: http.SameSiteLaxMode})
+	http.SetCookie(c.Writer, &http.Cookie{Name: flashCookie, Value: "", Path: "/", MaxAge: -1, HttpOnly: true, SameSite: http.SameSiteLaxMode, Secure: h.https(c)})
 	v, err := url.ParseQuery(raw)
 	if err != nil {
 		return nil
@@ -328,4 +328,10 @@ func (h *Handlers) AutoLoginTarget(c *gin.Context) (string, bool) {
 	}
 	h.States.SetGuard(c.Writer, c.Request, "pending")
 	return wecomStartURL(a.Name, path) + "&auto=1", true
+}
+
+// https tells whether this browser reached Gatehouse over https (the public origin is https, the
+// connection is TLS, or a trusted proxy said so), so that every cookie Gatehouse sets is Secure there.
+func (h *Handlers) https(c *gin.Context) bool {
+	return (h.BaseURL != nil && h.BaseURL.Scheme == "https") || auth.IsHTTPS(c.Request)
 }

@@ -154,7 +154,7 @@ func (h *Handlers) SetLanguage(c *gin.Context) {
 	if lang != "en" && lang != "zh" {
 		lang = "en"
 	}
-	http.SetCookie(c.Writer, &http.Cookie{Name: langCookie, Value: lang, Path: "/", MaxAge: 365 * 24 * 3600, HttpOnly: true, SameSite: http.SameSiteLaxMode})
+	http.SetCookie(c.Writer, &http.Cookie{Name: langCookie, Value: lang, Path: "/", MaxAge: 365 * 24 * 3600, HttpOnly: true, SameSite: http.SameSiteLaxMode, Secure: h.https(c)})
 	c.Redirect(http.StatusSeeOther, auth.SafeRedirect(c.PostForm("redirect"), "/"))
 }
 

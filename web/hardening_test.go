@@ -117,10 +117,11 @@ func TestSecurityForwardedProto(t *testing.T) {
 				}
 				signin := c.Post("/signin", fxForm("username", "alice", "password", fxPassword))
 				start := c.Get("/auth/wecom/corp/start")
+				lang := c.Post("/lang", fxForm("lang", "zh", "redirect", "/signin"))
 				for _, got := range []struct {
 					what   string
 					cookie *http.Cookie
-				}{{"session cookie", cookieNamed(signin, auth.SessionCookie)}, {"state cookie", cookieNamed(start, "gatehouse_wecom_state")}} {
+				}{{"session cookie", cookieNamed(signin, auth.SessionCookie)}, {"state cookie", cookieNamed(start, "gatehouse_wecom_state")}, {"language cookie", cookieNamed(lang, "gatehouse_lang")}} {
 					if got.cookie == nil {
 						t.Fatalf("no %s set", got.what)
 					}
