@@ -56,7 +56,7 @@ func TestFaultWeCom(t *testing.T) {
 			breaker := func(_ *web.Config, o *web.Options) {
 				o.Breaker = wecom.BreakerSettings{Threshold: 3, OpenFor: openFor, Now: now}
 			}
-			w := newWorld(t, "sqlite", worldSpec{AppOptions: []webtest.Option{breaker}})
+			w := newWorld(t, "sqlite", worldSpec{AppOptions: []webtest.Option{breaker, webtest.WithMetrics()}})
 			w.app.CreateUser("alice", "", false, "13800000001")
 			w.app.CreateUser("root", "root-password-123", true, "")
 			w.app.CreateUser("pat", "pat-password-123", false, "")
@@ -128,7 +128,9 @@ func TestFaultWeCom(t *testing.T) {
 			if d := admin.Get("/admin"); !strings.Contains(d.Find("[data-testid=warnings]").Text(), "“WeCom” (corp)") {
 				t.Errorf("dashboard warnings %q do not name the authenticator", d.Find("[data-testid=warnings]").Text())
 			}
-			if m := admin.Get("/metrics").Body; !strings.Contains(m, `gatehouse_wecom_breaker_opens_total{api_base="`+w.app.Config.WeComAPIBase+`",corp_id="`+corpID+`"} 1`) {
+			scraper := w.app.Client()
+			scraper.Header("Authorization", "Bearer "+webtest.MetricsToken)
+			if m := scraper.Get("/metrics").Body; !strings.Contains(m, `gatehouse_wecom_breaker_opens_total{api_base="`+w.app.Config.WeComAPIBase+`",corp_id="`+corpID+`"} 1`) {
 				t.Errorf("/metrics does not count one breaker opening:\n%s", grepLines(m, "breaker"))
 			}
 
