@@ -76,6 +76,13 @@ func (h *Handlers) WeComCallback(c *gin.Context) {
 		h.wecomConfirmAsk(c, a, p, refusal)
 		return
 	}
+	h.wecomFinish(c, a, p, u, b, err)
+}
+
+// wecomFinish ends a WeCom sign-in: the refusal's outcome page, or a new session for u (through
+// binding b) and the landing page.
+func (h *Handlers) wecomFinish(c *gin.Context, a models.Authenticator, p auth.Pending, u models.User, b models.Binding, err error) {
+	var refusal *auth.Refusal
 	if errors.As(err, &refusal) {
 		h.wecomRefused(c, a, p, refusal)
 		return
@@ -154,22 +161,7 @@ func (h *Handlers) WeComConfirm(c *gin.Context) {
 	h.States.ClearBind(c.Writer, c.Request)
 	p := auth.Pending{Name: a.Name, Redirect: pb.Redirect, Flow: auth.FlowInClient}
 	b, err := h.WeCom.ConfirmBind(ctx, a, pb, verified)
-	var refusal *auth.Refusal
-	if errors.As(err, &refusal) {
-		h.wecomRefused(c, a, p, refusal)
-		return
-	}
-	if err != nil {
-		h.fail(c, err)
-		return
-	}
-	touch := func(tx *models.Store) error { return tx.TouchBinding(ctx, b.ID, h.Now()) }
-	if err := h.startSession(c, verified, a.ID, "wecom", touch); err != nil {
-		h.fail(c, err)
-		return
-	}
-	h.States.ClearGuard(c.Writer, c.Request)
-	c.Redirect(http.StatusSeeOther, h.landing(c, a, pb.Redirect))
+	h.wecomFinish(c, a, p, verified, b, err)
 }
 
 // landing is where a WeCom sign-in ends: the asked-for page, else the phone or desktop default.

@@ -43,18 +43,7 @@ const (
 // the database; and no row was half-written (a user without its binding, a binding or session
 // without its user).
 func TestFaultPostgresRestart(t *testing.T) {
-	if os.Getenv("TEST_DATABASE_URL") == "" {
-		t.Skip("TEST_DATABASE_URL is not set: PostgreSQL fault tests are off")
-	}
-	pg := startPrivatePostgres(t)
-	store, err := models.Open(models.Options{DatabaseURL: pg.url, MaxOpenConns: 10})
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { store.Close() })
-	if err := store.Migrate(context.Background(), nil); err != nil {
-		t.Fatal(err)
-	}
+	pg, store := privateStore(t)
 
 	sim, simSrv := wecomtest.NewServer(t)
 	app := webtest.NewOnStore(t, store, webtest.WithWeCom(simSrv.URL), webtest.WithThrottle(auth.Throttle{Window: time.Minute, PerAccount: 1 << 30, PerIP: 1 << 30}))
@@ -415,18 +404,7 @@ func freeLoopbackPort(t *testing.T) int {
 // does not hold requests for good: each ends as the 503 page at the request deadline, and sign-ins
 // work again within 5 s of the server resuming.
 func TestFaultPostgresFrozen(t *testing.T) {
-	if os.Getenv("TEST_DATABASE_URL") == "" {
-		t.Skip("TEST_DATABASE_URL is not set: PostgreSQL fault tests are off")
-	}
-	pg := startPrivatePostgres(t)
-	store, err := models.Open(models.Options{DatabaseURL: pg.url, MaxOpenConns: 10})
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { store.Close() })
-	if err := store.Migrate(context.Background(), nil); err != nil {
-		t.Fatal(err)
-	}
+	pg, store := privateStore(t)
 	const deadline = 1500 * time.Millisecond
 	app := webtest.NewOnStore(t, store, func(_ *web.Config, o *web.Options) { o.RequestTimeout = deadline })
 	app.CreateUser("pat", "pat-password-123", false, "")
@@ -513,4 +491,23 @@ func (pg *privatePostgres) processes(t *testing.T) []int {
 		}
 	}
 	return pids
+}
+
+// privateStore starts a private PostgreSQL cluster (skipping without TEST_DATABASE_URL) and opens a
+// migrated store on it.
+func privateStore(t *testing.T) (*privatePostgres, *models.Store) {
+	t.Helper()
+	if os.Getenv("TEST_DATABASE_URL") == "" {
+		t.Skip("TEST_DATABASE_URL is not set: PostgreSQL fault tests are off")
+	}
+	pg := startPrivatePostgres(t)
+	store, err := models.Open(models.Options{DatabaseURL: pg.url, MaxOpenConns: 10})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { store.Close() })
+	if err := store.Migrate(context.Background(), nil); err != nil {
+		t.Fatal(err)
+	}
+	return pg, store
 }
