@@ -43,6 +43,7 @@ const (
 // the database; and no row was half-written (a user without its binding, a binding or session
 // without its user).
 func TestFaultPostgresRestart(t *testing.T) {
+	timingTest(t)
 	pg, store := privateStore(t)
 
 	sim, simSrv := wecomtest.NewServer(t)
@@ -404,6 +405,7 @@ func freeLoopbackPort(t *testing.T) int {
 // does not hold requests for good: each ends as the 503 page at the request deadline, and sign-ins
 // work again within 5 s of the server resuming.
 func TestFaultPostgresFrozen(t *testing.T) {
+	timingTest(t)
 	pg, store := privateStore(t)
 	const deadline = 1500 * time.Millisecond
 	app := webtest.NewOnStore(t, store, func(_ *web.Config, o *web.Options) { o.RequestTimeout = deadline })

@@ -30,6 +30,7 @@ const (
 // unavailable, the dashboard names the authenticator and /metrics counts the opening; once WeCom is
 // back and the open period is over, the trial sign-in succeeds and the warning goes.
 func TestFaultWeCom(t *testing.T) {
+	timingTest(t)
 	tests := []struct {
 		name    string
 		start   func(s *wecomtest.Sim)

@@ -47,6 +47,7 @@ func postSignin(app *webtest.App, username, password string) (int, error) {
 // Parallel wrong passwords for one account are counted as they arrive, not after bcrypt: at most the
 // limit of them reach the password check (401); the rest are throttled (429).
 func TestSecurityParallelPasswordGuesses(t *testing.T) {
+	timingTest(t)
 	t.Parallel()
 	webtest.ForEach(t, func(t *testing.T, app *webtest.App) {
 		app.CreateUser("root", fxPassword, true, "") // production bcrypt cost: a guess takes a while
@@ -195,6 +196,7 @@ func TestSecurityAnonymousAuditFlood(t *testing.T) {
 // typed) and take about as long (bcrypt against a dummy hash), so the answer does not tell which
 // usernames exist.
 func TestSecurityEnumeration(t *testing.T) {
+	timingTest(t)
 	t.Parallel()
 	webtest.ForEach(t, func(t *testing.T, app *webtest.App) {
 		app.CreateUser("root", fxPassword, true, "") // production cost, as the dummy hash has

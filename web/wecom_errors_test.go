@@ -147,9 +147,10 @@ func TestWeComErrcodes(t *testing.T) {
 	}
 }
 
-// TestWeComSlow: WeCom hanging turns into the wecom_error page within 6 s, and password sign-in keeps
+// TestFaultWeComSlow: WeCom hanging turns into the wecom_error page within 6 s, and password sign-in keeps
 // working meanwhile (DESIGN.md §8). The only test of this file that really waits.
-func TestWeComSlow(t *testing.T) {
+func TestFaultWeComSlow(t *testing.T) {
+	timingTest(t)
 	t.Parallel()
 	for _, dialect := range modelstest.Dialects() {
 		t.Run(dialect, func(t *testing.T) {
