@@ -230,8 +230,7 @@ func (h *Handlers) BindingCreate(c *gin.Context) {
 	b, a, check, err := h.bindingsService().Bind(c.Request.Context(), u.ID, bind.Authenticator, bind.UserID)
 	if errs, ok := h.fieldErrors(c, err); ok {
 		if check.Code != 0 && errs["userid"] != "" {
-			// Say what WeCom answered, so the admin knows whether to fix the userid or the app's settings.
-			errs["userid"] += " " + h.T(c).T("binding.wecom_said", "Code", strconv.Itoa(check.Code), "Meaning", codeText(h.T(c), check.Code, "meaning"))
+			errs["userid"] += " " + h.wecomSaid(c, err, check.Code)
 		}
 		d := views.UserEditData{Bind: bind, BindErrors: errs}
 		if check.Code == 0 && check.Name != "" {
@@ -249,6 +248,17 @@ func (h *Handlers) BindingCreate(c *gin.Context) {
 		"authenticator": a.Name, "user": u.Username, "user_id": u.ID, "corp_id": b.CorpID, "by": "admin", "member_status": check.Status}})
 	h.flash(c, "ok", "flash.binding_created", "Subject", b.Subject, "Name", check.Name)
 	c.Redirect(http.StatusSeeOther, "/admin/users/"+strconv.FormatInt(u.ID, 10))
+}
+
+// wecomSaid says which errcode WeCom answered; when the refusal is not one the form explains (the
+// app's settings, the network), also what it means and how to fix it.
+func (h *Handlers) wecomSaid(c *gin.Context, err error, code int) string {
+	t := h.T(c)
+	var bad auth.Invalid
+	if errors.As(err, &bad) && bad["userid"] == "binding_wecom_error" {
+		return t.T("binding.wecom_said", "Code", strconv.Itoa(code), "Meaning", codeText(t, code, "meaning")) + " " + codeText(t, code, "fix")
+	}
+	return t.T("binding.errcode", "Code", strconv.Itoa(code))
 }
 
 // BindingDelete unbinds a WeCom identity from a user; the sessions made through it end. Without
