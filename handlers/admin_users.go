@@ -256,6 +256,9 @@ func (h *Handlers) wecomSaid(c *gin.Context, err error, code int) string {
 	t := h.T(c)
 	var bad auth.Invalid
 	if errors.As(err, &bad) && bad["userid"] == "binding_wecom_error" {
+		if code < 0 { // no errcode: WeCom was not reached, or did not answer in JSON
+			return codeText(t, code, "meaning") + " " + codeText(t, code, "fix")
+		}
 		return t.T("binding.wecom_said", "Code", strconv.Itoa(code), "Meaning", codeText(t, code, "meaning")) + " " + codeText(t, code, "fix")
 	}
 	return t.T("binding.errcode", "Code", strconv.Itoa(code))

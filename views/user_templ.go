@@ -139,7 +139,7 @@ func memberBadge(p Page, m MemberView, ok bool) templ.Component {
 			if templ_7745c5c3_Err != nil {
 				return templ_7745c5c3_Err
 			}
-			if m.Code != 0 {
+			if m.Code > 0 {
 				var templ_7745c5c3_Var7 string
 				templ_7745c5c3_Var7, templ_7745c5c3_Err = templ.JoinStringErrs(itoa(int64(m.Code)))
 				if templ_7745c5c3_Err != nil {

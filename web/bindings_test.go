@@ -59,6 +59,9 @@ func TestBindByUserID(t *testing.T) {
 		{"WeCom failing (48002) binds nothing and says what WeCom answered", func(t *testing.T, w *wecomWorld, _, _ models.User) {
 			w.sim.FailNext("user/get", 1, 48002)
 		}, "corp", "alice", "userid", "48002"},
+		{"WeCom unreachable binds nothing and says so", func(t *testing.T, w *wecomWorld, _, _ models.User) {
+			w.sim.SetDown(true)
+		}, "corp", "alice", "userid", "could not be reached"},
 		{"an unknown authenticator is refused", nil, "nope", "alice", "authenticator", "enabled WeCom"},
 		{"the password authenticator is refused", nil, "password", "alice", "authenticator", "enabled WeCom"},
 	}
