@@ -1,6 +1,7 @@
 package handlers
 
 import (
+	"errors"
 	"net/http"
 
 	"github.com/gin-gonic/gin"
@@ -17,7 +18,12 @@ func (h *Handlers) Account(c *gin.Context) {
 		h.fail(c, err)
 		return
 	}
-	d := views.AccountData{User: u, Bindings: bindings, Sessions: sessions, CurrentSession: currentSession(c).ID, Mobile: c.FullPath() == "/m"}
+	canUnbind, err := h.Store.CanUnbindOwn(c.Request.Context(), u.ID, bindings)
+	if err != nil {
+		h.fail(c, err)
+		return
+	}
+	d := views.AccountData{User: u, Bindings: bindings, CanUnbind: canUnbind, Sessions: sessions, CurrentSession: currentSession(c).ID, Mobile: c.FullPath() == "/m"}
 	h.render(c, http.StatusOK, views.AccountPage(h.page(c, "account.title", ""), d))
 }
 
@@ -42,4 +48,46 @@ func (h *Handlers) RevokeOtherSessions(c *gin.Context) {
 	h.audit(c, h.revokeEvent(u.Username, n, "others"))
 	h.flash(c, "ok", "flash.sessions_revoked")
 	c.Redirect(http.StatusSeeOther, "/account")
+}
+
+// accountBack is the account page a form came from: the phone layout when it says so.
+func accountBack(c *gin.Context) string {
+	if c.PostForm("from") == "m" {
+		return "/m"
+	}
+	return "/account"
+}
+
+// AccountUnbind lets members remove one of their own WeCom bindings, unless it is their only way to
+// sign in; the sessions made through it end. Without confirm=yes it asks first.
+func (h *Handlers) AccountUnbind(c *gin.Context) {
+	u, _ := CurrentUser(c)
+	bid, ok := pathID(c, "bid")
+	if !ok {
+		h.NotFound(c)
+		return
+	}
+	back := accountBack(c)
+	if c.PostForm("confirm") != "yes" {
+		h.confirmUnbind(c, u.ID, bid, back)
+		return
+	}
+	b, ended, err := h.Store.UnbindOwn(c.Request.Context(), u.ID, bid, h.Now())
+	if errors.Is(err, models.ErrLastSignIn) {
+		h.flash(c, "error", "flash.binding_last")
+		c.Redirect(http.StatusSeeOther, back)
+		return
+	}
+	if err != nil {
+		h.fail(c, err)
+		return
+	}
+	h.audit(c, models.Event{Action: models.ActionBindingDelete, Target: b.Subject, Detail: map[string]any{"user_id": u.ID, "authenticator_id": b.AuthenticatorID, "corp_id": b.CorpID, "sessions_ended": ended, "by": "self"}})
+	h.flash(c, "ok", "flash.binding_deleted", "Subject", b.Subject)
+	if cur := currentSession(c).AuthenticatorID; ended > 0 && cur != nil && *cur == b.AuthenticatorID {
+		// This very session was made through the binding and has just ended.
+		c.Redirect(http.StatusSeeOther, "/signin")
+		return
+	}
+	c.Redirect(http.StatusSeeOther, back)
 }

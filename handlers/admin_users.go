@@ -4,6 +4,7 @@ import (
 	"errors"
 	"net/http"
 	"strconv"
+	"strings"
 
 	"github.com/gin-gonic/gin"
 
@@ -85,14 +86,62 @@ func (h *Handlers) UserEdit(c *gin.Context) {
 }
 
 func (h *Handlers) renderUserEdit(c *gin.Context, status int, u models.User, form views.UserForm, errs views.FieldErrors) {
+	h.renderUserPage(c, status, u, views.UserEditData{Form: form, Errors: errs})
+}
+
+// renderUserPage fills the user page's bindings (with what WeCom says of each member now), sessions
+// and bind form around d, and renders it.
+func (h *Handlers) renderUserPage(c *gin.Context, status int, u models.User, d views.UserEditData) {
 	bindings, sessions, err := h.bindingsAndSessions(c, u.ID)
 	if err != nil {
 		h.fail(c, err)
 		return
 	}
+	enabled, err := h.Store.EnabledAuthenticators(c.Request.Context())
+	if err != nil {
+		h.fail(c, err)
+		return
+	}
+	for _, a := range enabled {
+		if a.IsWeCom() {
+			d.WeCom = append(d.WeCom, a)
+		}
+	}
+	if d.Form == (views.UserForm{}) {
+		d.Form = userForm(auth.UserInput{Username: u.Username, Nickname: u.Nickname, Email: u.Email, Mobile: u.MobileString(), IsAdmin: u.IsAdmin, Disabled: u.Disabled})
+	}
+	d.User, d.Bindings, d.Sessions, d.CurrentSession = u, bindings, sessions, currentSession(c).ID
+	d.Members = h.memberViews(c, h.bindingsService().CheckAll(c.Request.Context(), bindings))
 	p := h.page(c, "users.title", "users")
 	p.Title = u.Username
-	h.render(c, status, views.UserEditPage(p, views.UserEditData{User: u, Form: form, Errors: errs, Bindings: bindings, Sessions: len(sessions)}))
+	h.render(c, status, views.UserEditPage(p, d))
+}
+
+func (h *Handlers) bindingsService() *auth.Bindings { return auth.NewBindings(h.Store, h.WeCom, h.Now) }
+
+// memberViews translates what WeCom said of each binding's member.
+func (h *Handlers) memberViews(c *gin.Context, checks map[int64]auth.MemberCheck) map[int64]views.MemberView {
+	out := make(map[int64]views.MemberView, len(checks))
+	for id, m := range checks {
+		out[id] = h.memberView(c, m)
+	}
+	return out
+}
+
+func (h *Handlers) memberView(c *gin.Context, m auth.MemberCheck) views.MemberView {
+	t := h.T(c)
+	if m.Code != 0 {
+		return views.MemberView{Name: m.Name, Status: codeText(t, m.Code, "meaning"), Code: m.Code, Kind: "danger"}
+	}
+	v := views.MemberView{Name: m.Name, Status: t.T("member.status_" + strconv.Itoa(m.Status)), Kind: "ok"}
+	switch m.Status {
+	case auth.MemberActive:
+	case auth.MemberNotActivated:
+		v.Kind = "warn"
+	default:
+		v.Kind = "danger"
+	}
+	return v
 }
 
 // UserUpdate saves a user's profile, roles, status and (when given) a new password.
@@ -171,7 +220,52 @@ func (h *Handlers) revokeEvent(username string, n int64, scope string) models.Ev
 	return models.Event{Action: models.ActionSessionRevoke, Target: username, Detail: map[string]any{"count": n, "scope": scope}}
 }
 
-// BindingDelete unbinds a WeCom identity from a user.
+// BindingCreate binds a user to a WeCom member by userid, once WeCom confirms the member (DESIGN.md §5).
+func (h *Handlers) BindingCreate(c *gin.Context) {
+	u, ok := h.loadUser(c)
+	if !ok {
+		return
+	}
+	bind := views.BindForm{Authenticator: c.PostForm("authenticator"), UserID: c.PostForm("userid")}
+	b, a, check, err := h.bindingsService().Bind(c.Request.Context(), u.ID, bind.Authenticator, bind.UserID)
+	if errs, ok := h.fieldErrors(c, err); ok {
+		if check.Code != 0 && errs["userid"] != "" {
+			errs["userid"] += " " + h.wecomSaid(c, err, check.Code)
+		}
+		d := views.UserEditData{Bind: bind, BindErrors: errs}
+		if check.Code == 0 && check.Name != "" {
+			mv := h.memberView(c, check)
+			d.Checked = &mv
+		}
+		h.renderUserPage(c, http.StatusUnprocessableEntity, u, d)
+		return
+	}
+	if err != nil {
+		h.fail(c, err)
+		return
+	}
+	h.audit(c, models.Event{Action: models.ActionBindingCreate, Target: b.Subject, Detail: map[string]any{
+		"authenticator": a.Name, "user": u.Username, "user_id": u.ID, "corp_id": b.CorpID, "by": "admin", "member_status": check.Status}})
+	h.flash(c, "ok", "flash.binding_created", "Subject", b.Subject, "Name", check.Name)
+	c.Redirect(http.StatusSeeOther, "/admin/users/"+strconv.FormatInt(u.ID, 10))
+}
+
+// wecomSaid says which errcode WeCom answered; when the refusal is not one the form explains (the
+// app's settings, the network), also what it means and how to fix it.
+func (h *Handlers) wecomSaid(c *gin.Context, err error, code int) string {
+	t := h.T(c)
+	var bad auth.Invalid
+	if errors.As(err, &bad) && bad["userid"] == "binding_wecom_error" {
+		if code < 0 { // no errcode: WeCom was not reached, or did not answer in JSON
+			return codeText(t, code, "meaning") + " " + codeText(t, code, "fix")
+		}
+		return t.T("binding.wecom_said", "Code", strconv.Itoa(code), "Meaning", codeText(t, code, "meaning")) + " " + codeText(t, code, "fix")
+	}
+	return t.T("binding.errcode", "Code", strconv.Itoa(code))
+}
+
+// BindingDelete unbinds a WeCom identity from a user; the sessions made through it end. Without
+// confirm=yes it shows what would be unbound and asks first.
 func (h *Handlers) BindingDelete(c *gin.Context) {
 	id, ok1 := pathID(c, "id")
 	bid, ok2 := pathID(c, "bid")
@@ -179,12 +273,41 @@ func (h *Handlers) BindingDelete(c *gin.Context) {
 		h.NotFound(c)
 		return
 	}
+	if c.PostForm("confirm") != "yes" {
+		h.confirmUnbind(c, id, bid, "/admin/users/"+strconv.FormatInt(id, 10))
+		return
+	}
 	b, ended, err := h.Store.UnbindUser(c.Request.Context(), id, bid, h.Now())
 	if err != nil {
 		h.fail(c, err)
 		return
 	}
-	h.audit(c, models.Event{Action: models.ActionBindingDelete, Target: b.Subject, Detail: map[string]any{"user_id": id, "authenticator_id": b.AuthenticatorID, "corp_id": b.CorpID, "sessions_ended": ended}})
+	h.audit(c, models.Event{Action: models.ActionBindingDelete, Target: b.Subject, Detail: map[string]any{"user_id": id, "authenticator_id": b.AuthenticatorID, "corp_id": b.CorpID, "sessions_ended": ended, "by": "admin"}})
 	h.flash(c, "ok", "flash.binding_deleted", "Subject", b.Subject)
 	c.Redirect(http.StatusSeeOther, "/admin/users/"+strconv.FormatInt(id, 10))
+}
+
+// confirmUnbind shows the binding about to be removed with a form that confirms it.
+func (h *Handlers) confirmUnbind(c *gin.Context, userID, bindingID int64, back string) {
+	list, err := h.Store.UserBindings(c.Request.Context(), userID)
+	if err != nil {
+		h.fail(c, err)
+		return
+	}
+	for _, b := range list {
+		if b.ID == bindingID {
+			u, err := h.Store.UserByID(c.Request.Context(), userID)
+			if err != nil {
+				h.fail(c, err)
+				return
+			}
+			p := h.page(c, "binding.confirm_title", "")
+			if strings.HasPrefix(back, "/admin/") {
+				p.Nav = "users"
+			}
+			h.render(c, http.StatusOK, views.UnbindConfirmPage(p, views.UnbindConfirmData{User: u, Binding: b, Action: c.Request.URL.Path, Back: back}))
+			return
+		}
+	}
+	h.NotFound(c)
 }

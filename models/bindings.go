@@ -2,6 +2,7 @@ package models
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"time"
 )
@@ -81,4 +82,96 @@ func (s *Store) UnbindUser(ctx context.Context, userID, bindingID int64, now tim
 		return err
 	})
 	return b, ended, err
+}
+
+// ErrLastSignIn refuses to remove a member's only remaining way to sign in.
+var ErrLastSignIn = errors.New("the only way left to sign in")
+
+// lockUser holds the user's row until the transaction ends, so that two changes to one user's ways of
+// signing in (two unbinds at once) are decided one after the other. SQLite serialises writers anyway.
+func (s *Store) lockUser(ctx context.Context, userID int64) error {
+	if s.dialect != "postgres" {
+		return nil
+	}
+	var ids []int64
+	err := s.q(ctx).Raw("SELECT id FROM users WHERE id = ? FOR UPDATE", userID).Scan(&ids).Error
+	return notFound(err, fmt.Sprintf("lock user %d", userID))
+}
+
+// UnbindOwn is UnbindUser for members acting on their own account: it refuses with ErrLastSignIn when
+// no other way to sign in would remain (a password while password sign-in is enabled, or another
+// binding at an enabled authenticator, made in that authenticator's current corp).
+func (s *Store) UnbindOwn(ctx context.Context, userID, bindingID int64, now time.Time) (Binding, int64, error) {
+	var (
+		b     Binding
+		ended int64
+	)
+	err := s.InTx(ctx, func(tx *Store) error {
+		if err := tx.lockUser(ctx, userID); err != nil {
+			return err
+		}
+		others, err := tx.otherWaysToSignIn(ctx, userID, bindingID)
+		if err != nil {
+			return err
+		}
+		if others == 0 {
+			return fmt.Errorf("unbind %d of user %d: %w", bindingID, userID, ErrLastSignIn)
+		}
+		b, ended, err = tx.UnbindUser(ctx, userID, bindingID, now)
+		return err
+	})
+	return b, ended, err
+}
+
+// otherWaysToSignIn counts the user's ways to sign in other than the binding except.
+func (s *Store) otherWaysToSignIn(ctx context.Context, userID, except int64) (int, error) {
+	u, err := s.UserByID(ctx, userID)
+	if err != nil {
+		return 0, err
+	}
+	enabled, err := s.EnabledAuthenticators(ctx)
+	if err != nil {
+		return 0, err
+	}
+	byID := map[int64]Authenticator{}
+	for _, a := range enabled {
+		byID[a.ID] = a
+	}
+	n := 0
+	for _, a := range enabled {
+		if a.Type == TypePassword && u.HasPassword() {
+			n++
+		}
+	}
+	list, err := s.UserBindings(ctx, userID)
+	if err != nil {
+		return 0, err
+	}
+	found := false
+	for _, b := range list {
+		if b.ID == except {
+			found = true
+			continue
+		}
+		if a, ok := byID[b.AuthenticatorID]; ok && b.CorpID == a.Options.CorpID {
+			n++
+		}
+	}
+	if !found {
+		return 0, fmt.Errorf("binding %d of user %d: %w", except, userID, ErrNotFound)
+	}
+	return n, nil
+}
+
+// CanUnbindOwn tells, for each of the user's bindings, whether the user may remove it themselves.
+func (s *Store) CanUnbindOwn(ctx context.Context, userID int64, list []BindingWithAuthenticator) (map[int64]bool, error) {
+	out := make(map[int64]bool, len(list))
+	for _, b := range list {
+		n, err := s.otherWaysToSignIn(ctx, userID, b.ID)
+		if err != nil {
+			return nil, err
+		}
+		out[b.ID] = n > 0
+	}
+	return out, nil
 }

@@ -44,6 +44,7 @@ func (s *Server) routes() *gin.Engine {
 	account.GET("/account", h.Account)
 	account.GET("/m", h.Account)
 	account.POST("/account/sessions/revoke-others", h.RevokeOtherSessions)
+	account.POST("/account/bindings/:bid/delete", h.AccountUnbind)
 
 	admin := r.Group("/admin", s.requireAdmin)
 	admin.GET("", h.Dashboard)
@@ -53,6 +54,7 @@ func (s *Server) routes() *gin.Engine {
 	admin.GET("/users/:id", h.UserEdit)
 	admin.POST("/users/:id", h.UserUpdate)
 	admin.POST("/users/:id/sessions/revoke", h.UserRevokeSessions)
+	admin.POST("/users/:id/bindings", h.BindingCreate)
 	admin.POST("/users/:id/bindings/:bid/delete", h.BindingDelete)
 	admin.GET("/authenticators", h.AuthenticatorList)
 	admin.GET("/authenticators/new", h.AuthenticatorNew)

@@ -580,7 +580,7 @@ func TestSecuritySessionsEnd(t *testing.T) {
 		wecomEnds, passwordEnds bool
 	}{
 		{"unbinding a WeCom identity ends the sessions made through it", func(t *testing.T, w *wecomWorld, admin *webtest.Client, alice models.User, b models.Binding) (string, string) {
-			admin.Post("/admin/users/"+itoa(alice.ID)+"/bindings/"+itoa(b.ID)+"/delete", nil)
+			admin.Post("/admin/users/"+itoa(alice.ID)+"/bindings/"+itoa(b.ID)+"/delete", url.Values{"confirm": {"yes"}})
 			return models.ActionBindingDelete, "sessions_ended"
 		}, true, false},
 		{"disabling the authenticator ends its sessions", func(t *testing.T, w *wecomWorld, admin *webtest.Client, _ models.User, _ models.Binding) (string, string) {

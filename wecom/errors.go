@@ -94,6 +94,8 @@ func Meaning(code int) string {
 		return "access_token expired"
 	case 45009:
 		return "API rate limit reached"
+	case 40003:
+		return "invalid userid"
 	case 46004:
 		return "member not found"
 	case 47001:

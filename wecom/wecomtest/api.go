@@ -111,6 +111,8 @@ func errText(code int) string {
 		return "access_token expired"
 	case 45009:
 		return "api freq out of limit"
+	case 40003:
+		return "invalid userid"
 	case 46004:
 		return "user no exist"
 	case 47001:
@@ -320,6 +322,9 @@ func (s *Sim) getUser(r *http.Request) (reply, int) {
 	if userID == "" {
 		return nil, 41009
 	}
+	if !validUserID(userID) {
+		return nil, 40003 // 无效的UserID: bad format (wecom-directory.md §1)
+	}
 	m, ok := c.members[userID]
 	switch {
 	case !ok:
@@ -372,4 +377,20 @@ func (s *Sim) getUserID(r *http.Request) (reply, int) {
 		}
 	}
 	return nil, 46004
+}
+
+// validUserID tells whether s has the shape WeCom accepts for a userid: 1–64 letters, digits, '-',
+// '_', '.' and '@' (mail-like ids are allowed by the console).
+func validUserID(s string) bool {
+	if len(s) == 0 || len(s) > 64 {
+		return false
+	}
+	for _, r := range s {
+		switch {
+		case r >= 'a' && r <= 'z', r >= 'A' && r <= 'Z', r >= '0' && r <= '9', r == '-', r == '_', r == '.', r == '@':
+		default:
+			return false
+		}
+	}
+	return true
 }

@@ -194,6 +194,15 @@ func TestAPI(t *testing.T) {
 		{"user/get of an unknown userid", func(e *simEnv) request {
 			return get("/cgi-bin/user/get", "access_token", e.demoToken(), "userid", "ghost")
 		}, 60111, nil},
+		{"user/get of a malformed userid", func(e *simEnv) request {
+			return get("/cgi-bin/user/get", "access_token", e.demoToken(), "userid", "no spaces allowed")
+		}, 40003, nil},
+		{"user/get of a member who left shows status 5", func(e *simEnv) request {
+			if err := e.sim.SetMemberStatus(DemoCorpID, "lisi", 5); err != nil {
+				panic(err)
+			}
+			return get("/cgi-bin/user/get", "access_token", e.demoToken(), "userid", "lisi")
+		}, 0, []func(*testing.T, map[string]any){equals("status", 5.0)}},
 		{"user/get of a member outside the visible range", func(e *simEnv) request {
 			return get("/cgi-bin/user/get", "access_token", e.demoToken(), "userid", "wangwu")
 		}, 60011, nil},

@@ -265,6 +265,23 @@ func (s *Sim) AddMember(corpID string, m Member) error {
 	return nil
 }
 
+// SetMemberStatus changes what user/get says of a member's status (1 active, 2 disabled, 4 not
+// activated, 5 left), as the admin console would.
+func (s *Sim) SetMemberStatus(corpID, userID string, status int) error {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	c, ok := s.corps[corpID]
+	if !ok {
+		return fmt.Errorf("wecomtest: no corp %s", corpID)
+	}
+	m, ok := c.members[userID]
+	if !ok {
+		return fmt.Errorf("wecomtest: corp %s: no member %s", corpID, userID)
+	}
+	m.Status = status
+	return nil
+}
+
 // ExpireToken ends the app's live token early: the next data call with it answers 42001, and
 // the next gettoken issues a new one.
 func (s *Sim) ExpireToken(corpID string, agentID int64) { s.killToken(appKey{corpID, agentID}, 42001) }
