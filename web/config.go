@@ -30,7 +30,7 @@ type Config struct {
 	SessionIdle    time.Duration
 	SessionMax     time.Duration
 	// HandoffTTL is how long a hand-off QR code works (GATEHOUSE_HANDOFF_TTL, 1m to 10m).
-	HandoffTTL time.Duration
+	HandoffTTL     time.Duration
 	WeComAPIBase   string
 	WeComOAuthBase string
 	WeComLoginBase string
