@@ -239,3 +239,24 @@ func TestHandoffOffHasNoHooks(t *testing.T) {
 		t.Fatalf("hand-off off: %q, %d hooks", r.Outcome(), r.Find("[data-testid^=handoff]").Length())
 	}
 }
+
+// The setting is on the WeCom authenticator's form, checked for a new one; unchecked, it is saved off.
+func TestHandoffSettingOnTheForm(t *testing.T) {
+	w, c := adminWorld(t, modelstest.Dialects()[0], worldSpec{})
+	if r := c.Get("/admin/authenticators/new?type=wecom"); r.Find("input[name=handoff][checked]").Length() != 1 {
+		t.Fatalf("new form: hand-off not checked by default")
+	}
+	for _, tc := range []struct {
+		name, handoff string
+		want          bool
+	}{{"acme", "", false}, {"acme2", "on", true}} {
+		form := wecomFormValues(w, map[string]string{"name": tc.name, "handoff": tc.handoff, "secret": secret})
+		if r := c.Post("/admin/authenticators", form); r.StatusCode != http.StatusSeeOther {
+			t.Fatalf("create %s: %d %s", tc.name, r.StatusCode, r.Find("[data-testid^=error-]").Text())
+		}
+		a, err := w.app.Store.AuthenticatorByName(context.Background(), tc.name)
+		if err != nil || a.Options.Handoff != tc.want {
+			t.Fatalf("%s: handoff %v, want %v (%v)", tc.name, a.Options.Handoff, tc.want, err)
+		}
+	}
+}
