@@ -260,3 +260,25 @@ func TestHandoffSettingOnTheForm(t *testing.T) {
 		}
 	}
 }
+
+// Demo mode: the banner says how to try the hand-off, and it works with the simulated member lisi.
+func TestDemoHandoff(t *testing.T) {
+	webtest.ForEach(t, func(t *testing.T, app *webtest.App) {
+		desktop := app.Client()
+		desktop.Header(wecomtest.MemberHeader, "lisi")
+		r, _ := desktop.Follow("/auth/wecom/wecom-demo/start?redirect=/account")
+		link, _ := r.Find("[data-testid=handoff-link]").Attr("href")
+		if r.Outcome() != "first_signin_in_client" || link == "" || r.Find("[data-testid=demo-handoff-hint]").Length() != 1 {
+			t.Fatalf("demo QR sign-in of lisi: %d %q, link %q", r.StatusCode, r.Outcome(), link)
+		}
+		phone := app.Client()
+		phone.UserAgent = wecom.UserAgentAndroid
+		phone.Header(wecomtest.MemberHeader, "lisi")
+		if r, _ := phone.Follow(link); r.Outcome() != "handoff_done" {
+			t.Fatalf("demo phone: %d %q", r.StatusCode, r.Outcome())
+		}
+		if r := desktop.Post("/auth/wecom/wecom-demo/handoff-continue", url.Values{}); r.StatusCode != http.StatusSeeOther || r.Location() != "/account" {
+			t.Fatalf("demo desktop: %d %q", r.StatusCode, r.Location())
+		}
+	}, webtest.WithDemo())
+}
