@@ -17,10 +17,10 @@ import (
 
 // WeComInput is the WeCom authenticator form (DESIGN.md §5), as submitted.
 type WeComInput struct {
-	Name, Title, Description         string
-	Enabled, AutoSignup, AutoLogin   bool
+	Name, Title, Description       string
+	Enabled, AutoSignup, AutoLogin bool
 	// Handoff offers the hand-off QR code on the first-sign-in page (DESIGN.md §7).
-	Handoff bool
+	Handoff                          bool
 	Sort                             string
 	CorpID, AgentID, Secret          string
 	Origin, RedirectPath, MobilePath string

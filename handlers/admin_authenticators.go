@@ -41,7 +41,7 @@ func wecomInput(c *gin.Context) auth.WeComInput {
 		Name: c.PostForm("name"), Title: c.PostForm("title"), Description: c.PostForm("description"),
 		Enabled: c.PostForm("enabled") == "on", AutoSignup: c.PostForm("auto_signup") == "on", AutoLogin: c.PostForm("auto_login") == "on",
 		Handoff: c.PostForm("handoff") == "on",
-		Sort: c.PostForm("sort"), CorpID: c.PostForm("corp_id"), AgentID: c.PostForm("agent_id"), Secret: c.PostForm("secret"),
+		Sort:    c.PostForm("sort"), CorpID: c.PostForm("corp_id"), AgentID: c.PostForm("agent_id"), Secret: c.PostForm("secret"),
 		Origin: c.PostForm("origin"), RedirectPath: c.PostForm("redirect_path"), MobilePath: c.PostForm("mobile_redirect_path"),
 		APIBase: c.PostForm("api_base"), DeleteBindings: c.PostForm("delete_bindings") == "on",
 	}
