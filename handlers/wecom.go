@@ -279,7 +279,7 @@ func (h *Handlers) wecomRefusedWith(c *gin.Context, a models.Authenticator, p au
 		d.Actions = append(d.Actions, views.Link{Label: t.T("outcome.try_again"), URL: wecomStartURL(a.Name, p.Redirect), Primary: true, TestID: "outcome-try-again"})
 	}
 	if r.Outcome != auth.OutcomeHandoffDone && r.Outcome != auth.OutcomeHandoffPending {
-		d.Actions = append(d.Actions, views.Link{Label: t.T("outcome.other_way"), URL: signinURL(p.Redirect), Primary: !retry, TestID: "outcome-other-way"})
+		d.Actions = append(d.Actions, views.Link{Label: t.T("outcome.other_way"), URL: signinURL(p.Redirect), Primary: !retry && hd == nil, TestID: "outcome-other-way"})
 	}
 	p2 := h.page(c, "outcome."+r.Outcome+".title", "")
 	// The language switch returns to the sign-in page, never to this URL: on a callback it holds
