@@ -19,7 +19,7 @@ import (
 func handoffWorld(t *testing.T, dialect string) *wecomWorld {
 	t.Helper()
 	clk := &clock{}
-	w := newWorld(t, dialect, worldSpec{AutoSignup: true, AppOptions: []webtest.Option{webtest.WithClock(clk.Now)}})
+	w := newWorld(t, dialect, worldSpec{AutoSignup: true, AppOptions: []webtest.Option{webtest.WithClock(clk.Now), webtest.WithMetrics()}})
 	w.clock = clk
 	return w
 }
@@ -54,7 +54,7 @@ func handoffContinue(c *webtest.Client) *webtest.Response {
 	return c.Post("/auth/wecom/corp/handoff-continue", url.Values{})
 }
 
-func TestHandoffSignsTheDesktopIn(t *testing.T) {
+func TestSecurityHandoffSignsTheDesktopInOnce(t *testing.T) {
 	for _, dialect := range modelstest.Dialects() {
 		t.Run(dialect, func(t *testing.T) {
 			w := handoffWorld(t, dialect)
@@ -102,6 +102,18 @@ func TestHandoffSignsTheDesktopIn(t *testing.T) {
 			}
 			if r := handoffContinue(desktop); r.StatusCode != http.StatusGone || r.Outcome() != "handoff_invalid" {
 				t.Fatalf("continue twice: %d %q", r.StatusCode, r.Outcome())
+			}
+			// A used code is refused before anything is sent to WeCom, and outside WeCom too.
+			if r := browser.Get(link); r.StatusCode != http.StatusGone || r.Outcome() != "handoff_invalid" {
+				t.Fatalf("used link outside WeCom: %d %q", r.StatusCode, r.Outcome())
+			}
+			req, _ := http.NewRequest(http.MethodGet, w.app.URL()+"/metrics", nil)
+			req.Header.Set("Authorization", "Bearer "+webtest.MetricsToken)
+			m := w.app.Client().Do(req).Body
+			for _, want := range []string{`method="wecom_handoff",outcome="started"} 1`, `method="wecom_handoff",outcome="handoff_done"} 1`, `method="wecom_handoff",outcome="ok"} 1`} {
+				if !strings.Contains(m, want) {
+					t.Errorf("/metrics lacks %s", want)
+				}
 			}
 			// The binding was made: a later QR sign-in works directly.
 			if r := w.signIn(t, w.app.Client(), "bob", "/auth/wecom/corp/start"); r.StatusCode != http.StatusOK || r.Outcome() != "" {
@@ -210,7 +222,7 @@ func TestHandoffMismatchAudited(t *testing.T) {
 
 // A privileged match (an account with a password) is not bound from the phone of a hand-off: the
 // hand-off ends with that outcome and the desktop gets nothing.
-func TestHandoffConfirmPasswordEndsIt(t *testing.T) {
+func TestSecurityHandoffConfirmPasswordBindsNothing(t *testing.T) {
 	for _, dialect := range modelstest.Dialects() {
 		t.Run(dialect, func(t *testing.T) {
 			w := handoffWorld(t, dialect)
