@@ -51,7 +51,7 @@ func (s *States) BeginHandoff(w http.ResponseWriter, r *http.Request, t HandoffT
 	if err != nil {
 		return fmt.Errorf("encode hand-off ticket: %w", err)
 	}
-	maxAge := int(time.Until(time.Unix(t.Expires, 0)).Seconds()) + int(handoffClaimGrace.Seconds())
+	maxAge := int(time.Unix(t.Expires, 0).Sub(s.now()).Seconds()) + int(handoffClaimGrace.Seconds())
 	http.SetCookie(w, s.cookie(r, handoffCookie, statePath, v, maxAge))
 	return nil
 }
