@@ -17,8 +17,10 @@ import (
 
 // WeComInput is the WeCom authenticator form (DESIGN.md §5), as submitted.
 type WeComInput struct {
-	Name, Title, Description         string
-	Enabled, AutoSignup, AutoLogin   bool
+	Name, Title, Description       string
+	Enabled, AutoSignup, AutoLogin bool
+	// Handoff offers the hand-off QR code on the first-sign-in page (DESIGN.md §7).
+	Handoff                          bool
 	Sort                             string
 	CorpID, AgentID, Secret          string
 	Origin, RedirectPath, MobilePath string
@@ -143,7 +145,7 @@ func (s *WeComAuthenticators) validate(ctx context.Context, in WeComInput, a *mo
 	a.Enabled, a.Sort, a.AutoLogin = in.Enabled, sort, in.AutoLogin && in.Enabled
 	a.Options.CorpID, a.Options.AgentID, a.Options.Origin = in.CorpID, agentID, origin
 	a.Options.RedirectPath, a.Options.MobileRedirectPath = in.RedirectPath, in.MobilePath
-	a.Options.AutoSignup, a.Options.APIBase = in.AutoSignup, apiBase
+	a.Options.AutoSignup, a.Options.APIBase, a.Options.Handoff = in.AutoSignup, apiBase, in.Handoff
 	if a.SecretSealed, err = s.sealSecret(secret, prevName, *a); err != nil {
 		return err
 	}
@@ -219,7 +221,6 @@ func (s *WeComAuthenticators) Create(ctx context.Context, in WeComInput) (models
 	if err := s.validate(ctx, in, &a, true); err != nil {
 		return a, err
 	}
-	a.Options.Handoff = true
 	err := s.store.CreateAuthenticator(ctx, &a)
 	return a, storeConflicts(err)
 }

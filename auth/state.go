@@ -28,7 +28,9 @@ type Pending struct {
 	Redirect string `json:"r"` // safe local target, or ""
 	Flow     string `json:"f"`
 	Auto     bool   `json:"a"` // started by auto login
-	Expires  int64  `json:"e"`
+	// Handoff is the hand-off this in-client sign-in finishes for a desktop (DESIGN.md §7), or 0.
+	Handoff int64 `json:"h,omitempty"`
+	Expires int64 `json:"e"`
 }
 
 const (

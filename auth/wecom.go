@@ -88,6 +88,8 @@ type WeCom struct {
 	sealer *models.Sealer
 	bases  WeComBases
 	now    func() time.Time
+	// handoffTTL is how long a hand-off QR code works (GATEHOUSE_HANDOFF_TTL).
+	handoffTTL time.Duration
 }
 
 // NewWeCom builds the WeCom sign-in rules.
@@ -140,6 +142,14 @@ func (w *WeCom) SignIn(ctx context.Context, a models.Authenticator, code string,
 	info, err := w.client.UserInfo(ctx, cfg, code)
 	if err != nil {
 		return refuse(OutcomeWeComError, "", err)
+	}
+	return w.resolve(ctx, a, cfg, info, inClient)
+}
+
+// resolve applies rules 3–5 to the member WeCom named for a code: the user to sign in, or a *Refusal.
+func (w *WeCom) resolve(ctx context.Context, a models.Authenticator, cfg wecom.Config, info wecom.UserInfo, inClient bool) (models.User, models.Binding, error) {
+	refuse := func(outcome string, userID string, err error) (models.User, models.Binding, error) {
+		return models.User{}, models.Binding{}, &Refusal{Outcome: outcome, Code: wecom.CodeOf(err), UserID: userID, InClient: inClient, Err: err}
 	}
 	if info.UserID == "" {
 		return refuse(OutcomeNotMember, "", nil)

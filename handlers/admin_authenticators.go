@@ -20,7 +20,7 @@ func (h *Handlers) AuthenticatorNew(c *gin.Context) {
 		h.NotFound(c)
 		return
 	}
-	form := views.WeComForm{Enabled: true, Sort: "100", Origin: h.defaultOrigin(c), RedirectPath: "/", MobileRedirectPath: "/m"}
+	form := views.WeComForm{Enabled: true, Handoff: true, Sort: "100", Origin: h.defaultOrigin(c), RedirectPath: "/", MobileRedirectPath: "/m"}
 	h.renderWeComForm(c, http.StatusOK, models.Authenticator{}, form, nil)
 }
 
@@ -40,7 +40,8 @@ func wecomInput(c *gin.Context) auth.WeComInput {
 	return auth.WeComInput{
 		Name: c.PostForm("name"), Title: c.PostForm("title"), Description: c.PostForm("description"),
 		Enabled: c.PostForm("enabled") == "on", AutoSignup: c.PostForm("auto_signup") == "on", AutoLogin: c.PostForm("auto_login") == "on",
-		Sort: c.PostForm("sort"), CorpID: c.PostForm("corp_id"), AgentID: c.PostForm("agent_id"), Secret: c.PostForm("secret"),
+		Handoff: c.PostForm("handoff") == "on",
+		Sort:    c.PostForm("sort"), CorpID: c.PostForm("corp_id"), AgentID: c.PostForm("agent_id"), Secret: c.PostForm("secret"),
 		Origin: c.PostForm("origin"), RedirectPath: c.PostForm("redirect_path"), MobilePath: c.PostForm("mobile_redirect_path"),
 		APIBase: c.PostForm("api_base"), DeleteBindings: c.PostForm("delete_bindings") == "on",
 	}
@@ -49,7 +50,7 @@ func wecomInput(c *gin.Context) auth.WeComInput {
 // formFromInput keeps what was typed, except the secret.
 func formFromInput(in auth.WeComInput) views.WeComForm {
 	return views.WeComForm{Name: in.Name, Title: in.Title, Description: in.Description, Sort: in.Sort,
-		Enabled: in.Enabled, AutoSignup: in.AutoSignup, AutoLogin: in.AutoLogin, CorpID: in.CorpID, AgentID: in.AgentID,
+		Enabled: in.Enabled, AutoSignup: in.AutoSignup, AutoLogin: in.AutoLogin, Handoff: in.Handoff, CorpID: in.CorpID, AgentID: in.AgentID,
 		Origin: in.Origin, RedirectPath: in.RedirectPath, MobileRedirectPath: in.MobilePath, APIBase: in.APIBase,
 		DeleteBindings: in.DeleteBindings}
 }
@@ -57,7 +58,7 @@ func formFromInput(in auth.WeComInput) views.WeComForm {
 func formFromAuthenticator(a models.Authenticator) views.WeComForm {
 	o := a.Options
 	return views.WeComForm{Name: a.Name, Title: a.Title, Description: a.Description, Sort: strconv.Itoa(a.Sort),
-		Enabled: a.Enabled, AutoSignup: o.AutoSignup, AutoLogin: a.AutoLogin, CorpID: o.CorpID, AgentID: strconv.FormatInt(o.AgentID, 10),
+		Enabled: a.Enabled, AutoSignup: o.AutoSignup, AutoLogin: a.AutoLogin, Handoff: o.Handoff, CorpID: o.CorpID, AgentID: strconv.FormatInt(o.AgentID, 10),
 		Origin: o.Origin, RedirectPath: o.RedirectPath, MobileRedirectPath: o.MobileRedirectPath, APIBase: o.APIBase}
 }
 
@@ -143,7 +144,7 @@ func updateDetail(ch auth.Change, secretChanged bool) map[string]any {
 
 func authenticatorDetail(a models.Authenticator) map[string]any {
 	return map[string]any{"type": a.Type, "title": a.Title, "enabled": a.Enabled, "auto_login": a.AutoLogin,
-		"corp_id": a.Options.CorpID, "agent_id": a.Options.AgentID, "origin": a.Options.Origin, "auto_signup": a.Options.AutoSignup}
+		"corp_id": a.Options.CorpID, "agent_id": a.Options.AgentID, "origin": a.Options.Origin, "auto_signup": a.Options.AutoSignup, "handoff": a.Options.Handoff}
 }
 
 func (h *Handlers) renderWeComForm(c *gin.Context, status int, a models.Authenticator, form views.WeComForm, errs views.FieldErrors) {

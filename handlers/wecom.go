@@ -5,6 +5,7 @@ import (
 	"net/http"
 	"net/url"
 	"strconv"
+	"strings"
 
 	"github.com/gin-gonic/gin"
 
@@ -70,10 +71,18 @@ func (h *Handlers) WeComCallback(c *gin.Context) {
 		h.wecomRefused(c, a, p, &auth.Refusal{Outcome: auth.OutcomeStateInvalid})
 		return
 	}
+	if p.Handoff != 0 {
+		h.wecomHandoffCallback(c, a, p, code)
+		return
+	}
 	u, b, err := h.WeCom.SignIn(c.Request.Context(), a, code, p.Flow == auth.FlowInClient)
 	var refusal *auth.Refusal
 	if errors.As(err, &refusal) && refusal.Outcome == auth.OutcomeConfirmPassword {
 		h.wecomConfirmAsk(c, a, p, refusal)
+		return
+	}
+	if errors.As(err, &refusal) && offersHandoff(a, refusal) {
+		h.wecomHandoffOffer(c, a, p, refusal)
 		return
 	}
 	h.wecomFinish(c, a, p, u, b, err)
@@ -209,11 +218,70 @@ var outcomeStatus = map[string]int{
 	auth.OutcomeBindByAdmin:              http.StatusForbidden,
 	auth.OutcomeConfirmPassword:          http.StatusOK,
 	auth.OutcomeWeComError:               http.StatusBadGateway,
+	auth.OutcomeHandoffDone:              http.StatusOK,
+	auth.OutcomeHandoffPending:           http.StatusOK,
+	auth.OutcomeHandoffMismatch:          http.StatusForbidden,
+	auth.OutcomeHandoffInvalid:           http.StatusGone,
 }
 
 // wecomRefused ends a WeCom sign-in without a session: an audit event, a metric, the loop guard for
 // auto login, and a page that says why and what to do next.
 func (h *Handlers) wecomRefused(c *gin.Context, a models.Authenticator, p auth.Pending, r *auth.Refusal) {
+	h.wecomRefusedWith(c, a, p, r, nil)
+}
+
+// wecomRefusedWith is wecomRefused with the hand-off QR code on the page when hd is set. A hand-off
+// still pending or done is not a refusal: the hand-off service audits what happened to it.
+func (h *Handlers) wecomRefusedWith(c *gin.Context, a models.Authenticator, p auth.Pending, r *auth.Refusal, hd *views.HandoffData) {
+	if r.Outcome != auth.OutcomeHandoffPending && r.Outcome != auth.OutcomeHandoffDone {
+		h.auditRefusal(c, a, p, r)
+	}
+	t := h.T(c)
+	d := views.ErrorData{
+		Outcome: r.Outcome,
+		Icon:    "error",
+		Heading: t.T("outcome." + r.Outcome + ".title"),
+		Message: t.T("outcome." + r.Outcome + ".text"),
+		Handoff: hd,
+	}
+	switch r.Outcome {
+	case auth.OutcomeFirstSigninInClient:
+		d.Icon = "warn"
+		if r.InClient {
+			d.Message = t.T("outcome.first_signin_in_client.text_in_client")
+		} else {
+			for i := 1; i <= 4; i++ {
+				d.Steps = append(d.Steps, t.T("outcome.first_signin_in_client.step"+strconv.Itoa(i)))
+			}
+		}
+	case auth.OutcomeWeComError:
+		d.Message = wecomErrorText(t, r.Code)
+		d.Reference = t.T("outcome.wecom_error.reference", "Code", r.Code)
+	case auth.OutcomeCancelled, auth.OutcomeHandoffPending, auth.OutcomeConfirmPassword:
+		d.Icon = "warn"
+	case auth.OutcomeHandoffDone:
+		d.Icon = "ok"
+	}
+	// Trying again helps unless the authenticator is gone, the answer would be the same page (a QR
+	// sign-in that must first happen inside the WeCom app), or a hand-off ended: that starts again on
+	// the desktop.
+	retry := r.Outcome != auth.OutcomeAuthenticatorUnavailable && !(r.Outcome == auth.OutcomeFirstSigninInClient && !r.InClient) &&
+		p.Handoff == 0 && !strings.HasPrefix(r.Outcome, "handoff_")
+	if retry {
+		d.Actions = append(d.Actions, views.Link{Label: t.T("outcome.try_again"), URL: wecomStartURL(a.Name, p.Redirect), Primary: true, TestID: "outcome-try-again"})
+	}
+	if r.Outcome != auth.OutcomeHandoffDone && r.Outcome != auth.OutcomeHandoffPending {
+		d.Actions = append(d.Actions, views.Link{Label: t.T("outcome.other_way"), URL: signinURL(p.Redirect), Primary: !retry && hd == nil, TestID: "outcome-other-way"})
+	}
+	p2 := h.page(c, "outcome."+r.Outcome+".title", "")
+	// The language switch returns to the sign-in page, never to this URL: on a callback it holds
+	// the one-time code and state, which must not be echoed into a form.
+	p2.Path = signinURL(p.Redirect)
+	h.render(c, outcomeStatus[r.Outcome], views.ErrorPage(p2, d))
+}
+
+// auditRefusal records a WeCom sign-in that ended without a session.
+func (h *Handlers) auditRefusal(c *gin.Context, a models.Authenticator, p auth.Pending, r *auth.Refusal) {
 	detail := map[string]any{"method": "wecom", "outcome": r.Outcome, "authenticator": a.Name}
 	if r.Code != 0 {
 		detail["errcode"] = r.Code
@@ -236,41 +304,6 @@ func (h *Handlers) wecomRefused(c *gin.Context, a models.Authenticator, p auth.P
 	if p.Auto {
 		h.States.SetGuard(c.Writer, c.Request, r.Outcome)
 	}
-	t := h.T(c)
-	d := views.ErrorData{
-		Outcome: r.Outcome,
-		Icon:    "error",
-		Heading: t.T("outcome." + r.Outcome + ".title"),
-		Message: t.T("outcome." + r.Outcome + ".text"),
-	}
-	switch r.Outcome {
-	case auth.OutcomeFirstSigninInClient:
-		d.Icon = "warn"
-		if r.InClient {
-			d.Message = t.T("outcome.first_signin_in_client.text_in_client")
-		} else {
-			for i := 1; i <= 4; i++ {
-				d.Steps = append(d.Steps, t.T("outcome.first_signin_in_client.step"+strconv.Itoa(i)))
-			}
-		}
-	case auth.OutcomeWeComError:
-		d.Message = wecomErrorText(t, r.Code)
-		d.Reference = t.T("outcome.wecom_error.reference", "Code", r.Code)
-	case auth.OutcomeCancelled:
-		d.Icon = "warn"
-	}
-	// Trying again helps unless the authenticator is gone, or the answer would be the same page: a QR
-	// sign-in that must first happen inside the WeCom app.
-	retry := r.Outcome != auth.OutcomeAuthenticatorUnavailable && !(r.Outcome == auth.OutcomeFirstSigninInClient && !r.InClient)
-	if retry {
-		d.Actions = append(d.Actions, views.Link{Label: t.T("outcome.try_again"), URL: wecomStartURL(a.Name, p.Redirect), Primary: true, TestID: "outcome-try-again"})
-	}
-	d.Actions = append(d.Actions, views.Link{Label: t.T("outcome.other_way"), URL: signinURL(p.Redirect), Primary: !retry, TestID: "outcome-other-way"})
-	p2 := h.page(c, "outcome."+r.Outcome+".title", "")
-	// The language switch returns to the sign-in page, never to this URL: on a callback it holds
-	// the one-time code and state, which must not be echoed into a form.
-	p2.Path = signinURL(p.Redirect)
-	h.render(c, outcomeStatus[r.Outcome], views.ErrorPage(p2, d))
 }
 
 // wecomErrorText says in plain words what a WeCom errcode means for the person signing in.

@@ -27,6 +27,14 @@ const (
 	ActionBindingCreate = "binding.create"
 	ActionBindingDelete = "binding.delete"
 	ActionSystemBoot    = "system.first_admin"
+
+	// The hand-off QR code (DESIGN.md §7).
+	ActionHandoffStart    = "handoff.start"
+	ActionHandoffDone     = "handoff.done"
+	ActionHandoffMismatch = "handoff.mismatch"
+	ActionHandoffRefused  = "handoff.refused"
+	ActionHandoffCancel   = "handoff.cancel"
+	ActionHandoffUsed     = "handoff.used"
 )
 
 // ActionSigninSuppressed is the one summary row written when an address exceeds AnonymousAuditPerMinute.

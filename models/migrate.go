@@ -67,6 +67,28 @@ func migrations() []*gormigrate.Migration {
 				return tx.Migrator().DropTable("signin_attempts", "audit_budgets")
 			},
 		},
+		{
+			// The hand-off QR code (issue 15), described as it was made.
+			ID: "202612010701_handoffs",
+			Migrate: func(tx *gorm.DB) error {
+				type Handoff struct {
+					ID              int64     `gorm:"primaryKey"`
+					TokenHash       string    `gorm:"size:64;not null;uniqueIndex"`
+					BrowserHash     string    `gorm:"size:64;not null"`
+					AuthenticatorID int64     `gorm:"not null;index"`
+					Subject         string    `gorm:"size:128;not null"`
+					Redirect        string    `gorm:"size:2048;not null;default:''"`
+					Status          string    `gorm:"size:16;not null"`
+					UserID          int64     `gorm:"not null;default:0"`
+					BindingID       int64     `gorm:"not null;default:0"`
+					CreatedAt       time.Time `gorm:"not null"`
+					ExpiresAt       time.Time `gorm:"not null;index"`
+					EndedAt         *time.Time
+				}
+				return tx.Migrator().CreateTable(&Handoff{})
+			},
+			Rollback: func(tx *gorm.DB) error { return tx.Migrator().DropTable("handoffs") },
+		},
 	}
 }
 

@@ -12,6 +12,7 @@ import (
 	"strings"
 	"time"
 
+	"gatehouse/auth"
 	"gatehouse/models"
 )
 
@@ -28,6 +29,8 @@ type Config struct {
 	AdminPassword  string
 	SessionIdle    time.Duration
 	SessionMax     time.Duration
+	// HandoffTTL is how long a hand-off QR code works (GATEHOUSE_HANDOFF_TTL, 1m to 10m).
+	HandoffTTL     time.Duration
 	WeComAPIBase   string
 	WeComOAuthBase string
 	WeComLoginBase string
@@ -123,6 +126,7 @@ func LoadConfig(getenv func(string) string) (Config, error) {
 	}{
 		{"GATEHOUSE_SESSION_IDLE", 24 * time.Hour, &c.SessionIdle},
 		{"GATEHOUSE_SESSION_MAX", 168 * time.Hour, &c.SessionMax},
+		{"GATEHOUSE_HANDOFF_TTL", auth.DefaultHandoffTTL, &c.HandoffTTL},
 	}
 	for _, d := range durations {
 		*d.dst = d.def
@@ -131,6 +135,9 @@ func LoadConfig(getenv func(string) string) (Config, error) {
 				return c, &ConfigError{d.name, fmt.Sprintf("%q is not a duration of at least a minute, such as 30m or 24h", v)}
 			}
 		}
+	}
+	if c.HandoffTTL > auth.MaxHandoffTTL {
+		return c, &ConfigError{"GATEHOUSE_HANDOFF_TTL", "must be at most 10m: a hand-off QR code is meant to be scanned at once"}
 	}
 	if c.SessionIdle > c.SessionMax {
 		return c, &ConfigError{"GATEHOUSE_SESSION_IDLE", "must not be longer than GATEHOUSE_SESSION_MAX"}

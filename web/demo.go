@@ -233,6 +233,9 @@ func logDemoGuide(log *slog.Logger, cfg Config) {
 		"                    lisi 李四 (new: auto-signup creates the user), wangwu 王五 (outside the app's visible range),",
 		"                    zhaoliu 赵六 (disabled in WeCom), sunqi 孙七 (refuses consent).",
 		"  First sign-in:    a QR sign-in of zhangsan before any in-app sign-in explains why the first one must happen in WeCom.",
+		"  Hand-off QR:      QR sign-in as lisi (not linked yet): the page shows a hand-off QR code. Open its link ('The link in the code')",
+		"                    in another tab, click 'Open as the WeCom client', pick lisi: the phone side says 'Done'; back in the first",
+		"                    tab the page signs in by itself (or press 'I have scanned it'). Pick another member to see handoff_mismatch.",
 	}
 	for _, l := range lines {
 		log.Info(l)

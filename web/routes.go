@@ -39,6 +39,11 @@ func (s *Server) routes() *gin.Engine {
 	wecom.GET("/start", h.WeComStart)
 	wecom.GET("/callback", h.WeComCallback)
 	wecom.POST("/confirm", h.WeComConfirm)
+	// The hand-off QR code (DESIGN.md §7): the phone opens the link; the desktop polls, continues or cancels.
+	wecom.GET("/handoff/:token", h.WeComHandoffOpen)
+	wecom.GET("/handoff-status", h.WeComHandoffStatus)
+	wecom.POST("/handoff-continue", h.WeComHandoffContinue)
+	wecom.POST("/handoff-cancel", h.WeComHandoffCancel)
 
 	account := r.Group("", s.requireUser)
 	account.GET("/account", h.Account)

@@ -102,7 +102,7 @@ func New(cfg Config, store *models.Store, log *slog.Logger, opts Options) (*Serv
 		log.Warn("wecom calls paused after repeated failures", "api_base", apiBase, "corp_id", corpID)
 	}
 	wecomClient := wecom.NewClient(opts.HTTPClient, models.NewTokenCache(store, sealer, now), wecom.WithBreaker(breaker))
-	signin := auth.NewWeCom(store, wecomClient, sealer, auth.WeComBases{API: cfg.WeComAPIBase, OAuth: cfg.WeComOAuthBase, Login: cfg.WeComLoginBase, HTTPHosts: cfg.WeComAllowHTTP}, now)
+	signin := auth.NewWeCom(store, wecomClient, sealer, auth.WeComBases{API: cfg.WeComAPIBase, OAuth: cfg.WeComOAuthBase, Login: cfg.WeComLoginBase, HTTPHosts: cfg.WeComAllowHTTP}, now).WithHandoffTTL(cfg.HandoffTTL)
 	proxies, err := parsePrefixes(cfg.TrustedProxies)
 	if err != nil {
 		return nil, err
@@ -279,6 +279,10 @@ func (s *Server) sweepSessions(ctx context.Context) {
 				s.log.Warn("sweep sessions", "err", err)
 			} else if n > 0 {
 				s.log.Info("swept old sessions", "count", n)
+			}
+			// Ended hand-offs are kept a day for support questions, then go.
+			if _, err := s.store.DeleteOldHandoffs(ctx, time.Now().UTC().Add(-24*time.Hour)); err != nil {
+				s.log.Warn("sweep hand-offs", "err", err)
 			}
 		}
 	}

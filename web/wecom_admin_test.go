@@ -35,7 +35,7 @@ func adminWorld(t *testing.T, dialect string, spec worldSpec) (*wecomWorld, *web
 func wecomFormValues(w *wecomWorld, set map[string]string) url.Values {
 	v := url.Values{
 		"type": {"wecom"}, "name": {"acme"}, "title": {"Acme WeCom"}, "description": {"Sign in with Acme's WeCom"},
-		"enabled": {"on"}, "sort": {"20"}, "auto_signup": {"on"}, "corp_id": {corpID}, "agent_id": {strconv.Itoa(agentID)},
+		"enabled": {"on"}, "sort": {"20"}, "auto_signup": {"on"}, "handoff": {"on"}, "corp_id": {corpID}, "agent_id": {strconv.Itoa(agentID)},
 		"secret": {newSecret}, "origin": {w.app.URL()}, "redirect_path": {"/account"}, "mobile_redirect_path": {"/m"},
 		"api_base": {w.app.Config.WeComAPIBase},
 	}

@@ -91,13 +91,16 @@
     });
   }
 
-  // Polling: <div data-poll-url="/x/status" data-poll-submit="form-id">. Every 2 s ask the URL;
-  // when it answers {"done":true}, submit the named form. Give up after 10 minutes.
+  // Polling: <div data-poll-url="/x/status" data-poll-submit="form-id" data-poll-until="unix-seconds">.
+  // Every 2 s ask the URL; when it answers {"done":true} or {"ended":true}, submit the named form (the
+  // server says what happened). At data-poll-until (else after 10 minutes) stop; with data-poll-until,
+  // submit the form then too, so the page shows that the code expired.
   function initPolling(root) {
     root.querySelectorAll('[data-poll-url]').forEach(function (el) {
       var url = el.dataset.pollUrl;
       var formId = el.dataset.pollSubmit;
       var started = Date.now();
+      var until = parseInt(el.dataset.pollUntil || '', 10) * 1000;
       var timer = null;
       var busy = false;
       var finished = false;
@@ -108,17 +111,22 @@
         timer = null;
       }
 
+      function submit() {
+        var form = formId ? document.getElementById(formId) : null;
+        if (form && typeof form.submit === 'function') form.submit();
+      }
+
       function tick() {
         if (finished || busy) return;
+        if (until > 0 && Date.now() >= until) { stop(); submit(); return; }
         if (Date.now() - started > POLL_LIMIT_MS) { stop(); el.classList.add('poll-expired'); return; }
         busy = true;
         fetch(url, { credentials: 'same-origin', headers: { 'Accept': 'application/json' }, cache: 'no-store' })
           .then(function (res) { return res.ok ? res.json() : null; })
           .then(function (data) {
-            if (finished || !data || data.done !== true) return;
+            if (finished || !data || (data.done !== true && data.ended !== true)) return;
             stop();
-            var form = formId ? document.getElementById(formId) : null;
-            if (form && typeof form.submit === 'function') form.submit();
+            submit();
           })
           .catch(function () { /* transient network error: try again next tick */ })
           .then(function () { busy = false; });
