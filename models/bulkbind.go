@@ -144,7 +144,9 @@ type BulkImport struct {
 	SHA256          string `gorm:"size:64;not null"`
 	Content         []byte `gorm:"not null"`
 	// Result is the applied plan as CSV (empty until applied).
-	Result    []byte
+	Result []byte
+	// Summary is the applied plan's counts by result, as JSON.
+	Summary   string `gorm:"size:256;not null;default:''"`
 	AppliedAt *time.Time
 	CreatedAt time.Time
 	ExpiresAt time.Time `gorm:"not null;index"`
@@ -169,8 +171,8 @@ func (s *Store) BulkImportByID(ctx context.Context, id string, actorUserID int64
 }
 
 // MarkBulkImportApplied records the result; it fails with ErrConflict when the import was applied already.
-func (s *Store) MarkBulkImportApplied(ctx context.Context, id string, result []byte, at time.Time) error {
-	res := s.q(ctx).Model(&BulkImport{}).Where("id = ? AND applied_at IS NULL", id).Updates(map[string]any{"result": result, "applied_at": at})
+func (s *Store) MarkBulkImportApplied(ctx context.Context, id string, result []byte, summary string, at time.Time) error {
+	res := s.q(ctx).Model(&BulkImport{}).Where("id = ? AND applied_at IS NULL", id).Updates(map[string]any{"result": result, "summary": summary, "applied_at": at})
 	if res.Error != nil {
 		return notFound(res.Error, "mark bulk import applied")
 	}
@@ -179,3 +181,6 @@ func (s *Store) MarkBulkImportApplied(ctx context.Context, id string, result []b
 	}
 	return nil
 }
+
+// ActionBindingImport is the one audit event of an applied bulk-binding file, with its counts.
+const ActionBindingImport = "binding.import"

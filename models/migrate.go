@@ -79,6 +79,7 @@ func migrations() []*gormigrate.Migration {
 					SHA256          string `gorm:"size:64;not null"`
 					Content         []byte `gorm:"not null"`
 					Result          []byte
+					Summary         string `gorm:"size:256;not null;default:''"`
 					AppliedAt       *time.Time
 					CreatedAt       time.Time
 					ExpiresAt       time.Time `gorm:"not null;index"`
