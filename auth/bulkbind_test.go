@@ -162,7 +162,9 @@ func TestPlanBulkBind(t *testing.T) {
 	})
 }
 
-func TestSafeCSVRow(t *testing.T) {
+// A cell that starts like a formula (= + - @, tab, CR) never reaches a spreadsheet as one: bulk results
+// and exports prefix it with an apostrophe.
+func TestSecurityCSVCellsEscapeFormulas(t *testing.T) {
 	t.Parallel()
 	got := auth.SafeCSVRow("=1+1", "+86138", "-2", "@SUM(A1)", "\tx", "plain", "")
 	want := []string{"'=1+1", "'+86138", "'-2", "'@SUM(A1)", "'\tx", "plain", ""}
