@@ -44,6 +44,8 @@ var scenarios = map[string]Scenario{
 	"callback":  callbackScenario,
 	"coldtoken": coldtokenScenario,
 	"memory":    memoryScenario,
+	"bulkbind":  bulkbindScenario,
+	"userlist":  userlistScenario,
 }
 
 func main() {

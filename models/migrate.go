@@ -89,6 +89,27 @@ func migrations() []*gormigrate.Migration {
 			},
 			Rollback: func(tx *gorm.DB) error { return tx.Migrator().DropTable("handoffs") },
 		},
+		{
+			// Bulk binding (issue 16): an uploaded file waits here between its preview and its application.
+			ID: "202612010901_bulk_imports",
+			Migrate: func(tx *gorm.DB) error {
+				type BulkImport struct {
+					ID              string `gorm:"primaryKey;size:64"`
+					ActorUserID     int64  `gorm:"not null"`
+					AuthenticatorID int64  `gorm:"not null"`
+					Filename        string `gorm:"size:256;not null;default:''"`
+					SHA256          string `gorm:"size:64;not null"`
+					Content         []byte `gorm:"not null"`
+					Result          []byte
+					Summary         string `gorm:"size:256;not null;default:''"`
+					AppliedAt       *time.Time
+					CreatedAt       time.Time
+					ExpiresAt       time.Time `gorm:"not null;index"`
+				}
+				return tx.Migrator().CreateTable(&BulkImport{})
+			},
+			Rollback: func(tx *gorm.DB) error { return tx.Migrator().DropTable("bulk_imports") },
+		},
 	}
 }
 

@@ -2,6 +2,8 @@ package web
 
 import (
 	"github.com/gin-gonic/gin"
+
+	"gatehouse/handlers"
 )
 
 // routes is every route of Gatehouse, its guard and its handler, in one table (DESIGN.md §5).
@@ -54,6 +56,7 @@ func (s *Server) routes() *gin.Engine {
 	admin := r.Group("/admin", s.requireAdmin)
 	admin.GET("", h.Dashboard)
 	admin.GET("/users", h.UserList)
+	admin.GET("/users/export", h.UserExport)
 	admin.GET("/users/new", h.UserNew)
 	admin.POST("/users", h.UserCreate)
 	admin.GET("/users/:id", h.UserEdit)
@@ -71,6 +74,11 @@ func (s *Server) routes() *gin.Engine {
 	admin.POST("/authenticators/:id/toggle", h.AuthenticatorToggle)
 	admin.POST("/authenticators/:id/move", h.AuthenticatorMove)
 	admin.GET("/audit", h.Audit)
+	admin.GET("/bindings/import", h.BulkBindForm)
+	uploads.POST(admin, "/bindings/import", handlers.BulkBindMaxFile+64<<10, h.BulkBindUpload)
+	admin.GET("/bindings/import/:id", h.BulkBindPreview)
+	admin.GET("/bindings/import/:id/result.csv", h.BulkBindResult)
+	admin.POST("/bindings/import/apply", h.BulkBindApply)
 
 	if s.demoSim != nil {
 		r.POST("/_demo/wecom-client", h.DemoWeComToggle)
