@@ -64,6 +64,7 @@ func (s *Server) routes() *gin.Engine {
 	admin.POST("/authenticators/:id/toggle", h.AuthenticatorToggle)
 	admin.POST("/authenticators/:id/move", h.AuthenticatorMove)
 	admin.GET("/audit", h.Audit)
+	admin.GET("/audit/export", h.AuditExport)
 
 	if s.demoSim != nil {
 		r.POST("/_demo/wecom-client", h.DemoWeComToggle)
