@@ -6,10 +6,12 @@ import (
 	"net/http"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/PuerkitoBio/goquery"
 
 	"gatehouse/models"
+	"gatehouse/web"
 	"gatehouse/web/webtest"
 )
 
@@ -117,4 +119,29 @@ func TestSecurityAuditExportNeutralisesFormulas(t *testing.T) {
 			t.Fatalf("anonymous export: %d", anon.StatusCode)
 		}
 	})
+}
+
+// TestAuditRetention: the retention job deletes the events older than GATEHOUSE_AUDIT_RETENTION and keeps
+// the rest; 0 keeps everything.
+func TestAuditRetention(t *testing.T) {
+	t.Parallel()
+	for _, tt := range []struct {
+		name      string
+		retention time.Duration
+		deleted   int64
+	}{{"default 180 days", web.DefaultAuditRetention, 1}, {"0 keeps forever", 0, 0}} {
+		t.Run(tt.name, func(t *testing.T) {
+			webtest.ForEach(t, func(t *testing.T, app *webtest.App) {
+				for _, ago := range []time.Duration{181 * 24 * time.Hour, 179 * 24 * time.Hour} {
+					e := models.AuditEvent{At: time.Now().UTC().Add(-ago), Action: "test.old", Detail: "{}"}
+					if err := app.Store.DB().Create(&e).Error; err != nil {
+						t.Fatal(err)
+					}
+				}
+				if n := app.Gatehouse.PruneAuditOnce(context.Background()); n != tt.deleted {
+					t.Fatalf("deleted %d, want %d", n, tt.deleted)
+				}
+			}, func(c *web.Config, _ *web.Options) { c.AuditRetention = tt.retention })
+		})
+	}
 }

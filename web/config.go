@@ -38,6 +38,9 @@ type Config struct {
 	// MetricsToken, when set, opens /metrics on the public listener to requests carrying it as a
 	// Bearer token; without it /metrics is 404 there.
 	MetricsToken string
+	// AuditRetention is how long audit events are kept (GATEHOUSE_AUDIT_RETENTION, default 180 days);
+	// 0 keeps them forever.
+	AuditRetention time.Duration
 	// MetricsAddr, when set, is a second listener that serves only /metrics (e.g. 127.0.0.1:9100).
 	MetricsAddr string
 }
@@ -131,6 +134,9 @@ func LoadConfig(getenv func(string) string) (Config, error) {
 				return c, &ConfigError{d.name, fmt.Sprintf("%q is not a duration of at least a minute, such as 30m or 24h", v)}
 			}
 		}
+	}
+	if c.AuditRetention, err = auditRetention(getenv("GATEHOUSE_AUDIT_RETENTION")); err != nil {
+		return c, err
 	}
 	if c.SessionIdle > c.SessionMax {
 		return c, &ConfigError{"GATEHOUSE_SESSION_IDLE", "must not be longer than GATEHOUSE_SESSION_MAX"}
@@ -323,4 +329,24 @@ func writeKeyExclusive(path, key string) error {
 		err = cerr
 	}
 	return err
+}
+
+// DefaultAuditRetention is 180 days.
+const DefaultAuditRetention = 180 * 24 * time.Hour
+
+// auditRetention reads GATEHOUSE_AUDIT_RETENTION: a duration of at least a day (throttling and the
+// dashboard read the last day of events), or 0 to keep every event.
+func auditRetention(v string) (time.Duration, error) {
+	v = strings.TrimSpace(v)
+	if v == "" {
+		return DefaultAuditRetention, nil
+	}
+	if v == "0" {
+		return 0, nil
+	}
+	d, err := time.ParseDuration(v)
+	if err != nil || d < 24*time.Hour {
+		return 0, &ConfigError{"GATEHOUSE_AUDIT_RETENTION", fmt.Sprintf("%q is not a duration of at least a day such as 4320h (180 days), or 0 to keep events forever", v)}
+	}
+	return d, nil
 }
