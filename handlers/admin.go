@@ -31,7 +31,7 @@ func (h *Handlers) Dashboard(c *gin.Context) {
 	h.render(c, http.StatusOK, views.DashboardPage(h.page(c, "dashboard.title", "dashboard"), d))
 }
 
-// warnings lists configuration problems an administrator should fix.
+// warnings lists configuration problems an administrator should fix, each with its fix.
 func (h *Handlers) warnings(c *gin.Context) ([]string, error) {
 	t := h.T(c)
 	list, err := h.Store.Authenticators(c.Request.Context())
@@ -40,24 +40,58 @@ func (h *Handlers) warnings(c *gin.Context) ([]string, error) {
 	}
 	var out []string
 	autoLogin := 0
+	passwordEnabled := false
 	for _, a := range list {
+		if a.Name == models.PasswordAuthenticatorName {
+			passwordEnabled = a.Enabled
+		}
 		if !a.IsWeCom() || !a.Enabled {
 			continue
 		}
 		if a.AutoLogin {
 			autoLogin++
 		}
-		if auth.InsecureOrigin(a.Options.Origin) {
-			out = append(out, t.T("warning.origin_not_https", "Title", a.Title))
-		}
-		if h.breakerOpen(a) {
-			out = append(out, t.T("warning.wecom_breaker_open", "Title", a.Title, "Name", a.Name))
-		}
+		out = append(out, h.wecomWarnings(t, a)...)
 	}
 	if autoLogin > 1 {
 		out = append(out, t.T("warning.auto_login_twice"))
 	}
+	admins, err := h.Store.CountPasswordAdmins(c.Request.Context())
+	if err != nil {
+		return nil, err
+	}
+	switch {
+	case admins == 0:
+		out = append(out, t.T("warning.no_password_admin"))
+	case !passwordEnabled:
+		out = append(out, t.T("warning.password_signin_disabled"))
+	}
+	if h.PostgreSQL && h.SecretKeyFromFile {
+		out = append(out, t.T("warning.secret_key_in_data_dir"))
+	}
 	return out, nil
+}
+
+// wecomWarnings are the problems of one enabled WeCom authenticator.
+func (h *Handlers) wecomWarnings(t views.Translator, a models.Authenticator) []string {
+	var out []string
+	if auth.InsecureOrigin(a.Options.Origin) {
+		out = append(out, t.T("warning.origin_not_https", "Title", a.Title))
+	}
+	if u, err := url.Parse(a.Options.Origin); err == nil && h.BaseURL != nil && !strings.EqualFold(u.Host, h.BaseURL.Host) {
+		out = append(out, t.T("warning.callback_host", "Title", a.Title, "Host", u.Host, "Base", h.BaseURL.Host))
+	}
+	if lt := a.Options.LastTest; lt != nil && !lt.OK {
+		out = append(out, t.T("warning.test_failed", "Title", a.Title, "Code", strconv.Itoa(lt.Code),
+			"Meaning", codeText(t, lt.Code, "meaning"), "Fix", codeText(t, lt.Code, "fix")))
+	}
+	if h.breakerOpen(a) {
+		out = append(out, t.T("warning.wecom_breaker_open", "Title", a.Title, "Name", a.Name))
+	}
+	if !h.Demo && h.IsDemoAuthenticator != nil && h.IsDemoAuthenticator(a) {
+		out = append(out, t.T("warning.demo_authenticator", "Title", a.Title))
+	}
+	return out
 }
 
 // breakerOpen tells whether sign-ins with the authenticator are failing fast because its WeCom keeps

@@ -17,20 +17,23 @@ import (
 
 // Config is everything Gatehouse reads from its environment (DESIGN.md §3).
 type Config struct {
-	Addr           string
-	DatabaseURL    string
-	DataDir        string
-	SecretKey      []byte   // 32+ bytes; see ResolveSecretKey
-	PreviousKeys   [][]byte // older secret keys that may still open sealed values
-	BaseURL        *url.URL // nil: built from each request
-	TrustedProxies []string
-	AdminUsername  string
-	AdminPassword  string
-	SessionIdle    time.Duration
-	SessionMax     time.Duration
-	WeComAPIBase   string
-	WeComOAuthBase string
-	WeComLoginBase string
+	Addr        string
+	DatabaseURL string
+	DataDir     string
+	SecretKey   []byte // 32+ bytes; see ResolveSecretKey
+	// SecretKeyFromFile tells that the key was read from (or generated into) the data dir's
+	// secret.key rather than given in GATEHOUSE_SECRET_KEY.
+	SecretKeyFromFile bool
+	PreviousKeys      [][]byte // older secret keys that may still open sealed values
+	BaseURL           *url.URL // nil: built from each request
+	TrustedProxies    []string
+	AdminUsername     string
+	AdminPassword     string
+	SessionIdle       time.Duration
+	SessionMax        time.Duration
+	WeComAPIBase      string
+	WeComOAuthBase    string
+	WeComLoginBase    string
 	// WeComAllowHTTP lists hosts an authenticator's API base may reach over plain http
 	// (GATEHOUSE_WECOM_ALLOW_HTTP); loopback is always allowed, every other host needs https.
 	WeComAllowHTTP []string
@@ -242,7 +245,7 @@ func (c *Config) ResolveSecretKey() error {
 	if err != nil {
 		return err
 	}
-	c.SecretKey = key
+	c.SecretKey, c.SecretKeyFromFile = key, true
 	return nil
 }
 

@@ -135,6 +135,10 @@ func New(cfg Config, store *models.Store, log *slog.Logger, opts Options) (*Serv
 		Log:        log,
 		Now:        now,
 		Demo:       cfg.Demo,
+
+		PostgreSQL:          store.Dialect() == "postgres",
+		SecretKeyFromFile:   cfg.SecretKeyFromFile,
+		IsDemoAuthenticator: isDemoAuthenticator,
 	})
 	// Cross-origin POSTs (CSRF) are refused by the standard library's check of Sec-Fetch-Site/Origin;
 	// SameSite=Lax cookies are the second layer.
