@@ -44,6 +44,7 @@ var scenarios = map[string]Scenario{
 	"callback":  callbackScenario,
 	"coldtoken": coldtokenScenario,
 	"memory":    memoryScenario,
+	"audit":     auditScenario,
 }
 
 func main() {

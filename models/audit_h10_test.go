@@ -38,6 +38,8 @@ func TestAuditFilters(t *testing.T) {
 			{"action prefix and ip", models.AuditFilter{Action: "signin.", IP: "10.0.0.2"}, "b"},
 			{"from an hour ago", models.AuditFilter{From: hour}, "e d c b a"},
 			{"to an hour ago", models.AuditFilter{To: hour}, ""},
+			{"to in an hour", models.AuditFilter{To: time.Now().UTC().Add(time.Hour)}, "e d c b a"},
+			{"from and to around now", models.AuditFilter{From: hour, To: time.Now().UTC().Add(time.Hour), Outcome: "not_bound"}, "a"},
 			{"unknown authenticator", models.AuditFilter{Authenticator: "nope"}, ""},
 		}
 		for _, tt := range tests {
