@@ -3,7 +3,10 @@ package web_test
 import (
 	"context"
 	"net/http"
+	"strconv"
 	"testing"
+
+	"github.com/chromedp/chromedp"
 
 	"gatehouse/models"
 	"gatehouse/web/browsertest"
@@ -49,4 +52,24 @@ func TestBrowserAuditLog(t *testing.T) {
 			tab.Screenshot(t, "audit-filtered")
 		})
 	}
+}
+
+// TestBrowserVerifyFileCard: the authenticator page's domain verification card with a stored file, on a phone.
+func TestBrowserVerifyFileCard(t *testing.T) {
+	app := webtest.New(t, "sqlite")
+	app.CreateUser("root", "correct-horse-battery", true, "")
+	a := app.CreateWeComAuthenticator(webtest.WeComAuthenticator{Name: "acme", Title: "Acme", CorpID: "ww1", AgentID: 1000002, Secret: "s"})
+	if err := app.Store.SetVerifyFile(context.Background(), a.ID, &models.VerifyFile{Name: "WW_verify_AbCd1234.txt", Content: "AbCd1234efgh"}); err != nil {
+		t.Fatal(err)
+	}
+	b := browsertest.New(t)
+	tab := b.NewTab(t, browsertest.TabOptions{BaseURL: app.URL(), Language: "en", Viewport: browsertest.Viewport{Width: 390, Height: 844}})
+	tab.Navigate(t, "/signin")
+	tab.SetValue(t, "#f-username", "root")
+	tab.SetValue(t, "#f-password", "correct-horse-battery")
+	tab.Submit(t, tid("password-form"))
+	tab.Navigate(t, "/admin/authenticators/"+strconv.FormatInt(a.ID, 10))
+	tab.WaitVisible(t, tid("verify-file"))
+	tab.Do(t, chromedp.ScrollIntoView(tid("verify-file")))
+	tab.Screenshot(t, "verify-file")
 }
