@@ -46,6 +46,7 @@ var scenarios = map[string]Scenario{
 	"memory":    memoryScenario,
 	"bulkbind":  bulkbindScenario,
 	"userlist":  userlistScenario,
+	"audit":     auditScenario,
 }
 
 func main() {

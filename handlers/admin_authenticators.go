@@ -158,6 +158,9 @@ func (h *Handlers) renderWeComForm(c *gin.Context, status int, a models.Authenti
 		}
 		d.Bindings = n
 		d.Paste = pasteInfo(a)
+		if f := a.Options.VerifyFile; f != nil {
+			d.VerifyFile = &views.VerifyFileView{Name: f.Name, Content: f.Content, URL: a.Options.Origin + "/" + f.Name}
+		}
 		if lt := a.Options.LastTest; lt != nil {
 			t := h.T(c)
 			d.Test = &views.TestView{Test: *lt, Meaning: codeText(t, lt.Code, "meaning"), Fix: codeText(t, lt.Code, "fix")}

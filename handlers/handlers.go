@@ -52,6 +52,11 @@ type Deps struct {
 	Log     *slog.Logger
 	Now     func() time.Time
 	Demo    bool
+	// PostgreSQL tells that the database is PostgreSQL; SecretKeyFromFile that the secret key lives in
+	// the data dir's secret.key (both for the dashboard's warnings).
+	PostgreSQL, SecretKeyFromFile bool
+	// IsDemoAuthenticator tells whether an authenticator is the demo's, still pointing at the simulator.
+	IsDemoAuthenticator func(models.Authenticator) bool
 }
 
 // Handlers holds the HTTP handlers.

@@ -293,3 +293,24 @@ func (s *Store) RemoveAuthenticator(ctx context.Context, id int64, keepHash stri
 	})
 	return bindings, sessions, err
 }
+
+// SetVerifyFile stores (or, with nil, removes) an authenticator's domain verification file, leaving its
+// settings alone.
+func (s *Store) SetVerifyFile(ctx context.Context, id int64, f *VerifyFile) error {
+	return s.UpdateAuthenticatorStatus(ctx, id, func(o *AuthenticatorOptions) { o.VerifyFile = f })
+}
+
+// VerifyFileByName is the domain verification file of that exact name on any authenticator, or
+// ErrNotFound.
+func (s *Store) VerifyFileByName(ctx context.Context, name string) (VerifyFile, error) {
+	list, err := s.Authenticators(ctx)
+	if err != nil {
+		return VerifyFile{}, err
+	}
+	for _, a := range list {
+		if f := a.Options.VerifyFile; f != nil && f.Name == name {
+			return *f, nil
+		}
+	}
+	return VerifyFile{}, ErrNotFound
+}

@@ -34,3 +34,11 @@ func (s *Store) DashboardStats(ctx context.Context, now time.Time) (DashboardSta
 	d.Recent = recent.Events
 	return d, err
 }
+
+// CountPasswordAdmins counts the enabled administrators who have a password, the ones who can still
+// sign in when WeCom cannot be reached.
+func (s *Store) CountPasswordAdmins(ctx context.Context) (int64, error) {
+	var n int64
+	err := s.q(ctx).Model(&User{}).Where("is_admin AND NOT disabled AND password_hash IS NOT NULL AND password_hash <> ''").Count(&n).Error
+	return n, notFound(err, "count administrators with a password")
+}

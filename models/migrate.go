@@ -110,6 +110,38 @@ func migrations() []*gormigrate.Migration {
 			},
 			Rollback: func(tx *gorm.DB) error { return tx.Migrator().DropTable("bulk_imports") },
 		},
+		{
+			// The audit log filters by authenticator and outcome (issue 16): their own columns, filled
+			// from the detail JSON for old rows, and indexes that end in id so keyset pages (id < ?,
+			// newest first) read one index range.
+			ID: "2026120101001_audit_columns",
+			Migrate: func(tx *gorm.DB) error {
+				for _, col := range []string{"authenticator", "outcome"} {
+					if tx.Migrator().HasColumn("audit_events", col) {
+						continue
+					}
+					if err := tx.Exec("ALTER TABLE audit_events ADD COLUMN " + col + " varchar(64) NOT NULL DEFAULT ''").Error; err != nil {
+						return fmt.Errorf("add audit_events.%s: %w", col, err)
+					}
+				}
+				if err := backfillAuditColumns(tx); err != nil {
+					return err
+				}
+				for _, ix := range []string{
+					"idx_audit_action_id ON audit_events (action, id)",
+					"idx_audit_authenticator_id ON audit_events (authenticator, id)",
+					"idx_audit_outcome_id ON audit_events (outcome, id)",
+					"idx_audit_ip_id ON audit_events (ip, id)",
+					"idx_audit_actor_id ON audit_events (actor_user_id, id)",
+				} {
+					if err := tx.Exec("CREATE INDEX IF NOT EXISTS " + ix).Error; err != nil {
+						return fmt.Errorf("create index %s: %w", ix, err)
+					}
+				}
+				return nil
+			},
+			Rollback: func(tx *gorm.DB) error { return nil },
+		},
 	}
 }
 
@@ -140,4 +172,22 @@ func (s *Store) Migrate(ctx context.Context, seed func(ctx context.Context, s *S
 		defer conn.Exec("SELECT pg_advisory_unlock(?)", migrateLockID)
 		return run(conn)
 	})
+}
+
+// backfillAuditColumns copies the detail's "authenticator" and "outcome" keys into their columns for
+// rows written before the columns existed: one UPDATE per column, cut to the column's 64 characters.
+func backfillAuditColumns(tx *gorm.DB) error {
+	for _, col := range []string{"authenticator", "outcome"} {
+		get := "json_extract(detail, '$." + col + "')"
+		cut := "substr(" + get + ", 1, 64)"
+		if tx.Dialector.Name() == "postgres" {
+			get = "(detail::jsonb ->> '" + col + "')"
+			cut = "left(" + get + ", 64)"
+		}
+		q := "UPDATE audit_events SET " + col + " = " + cut + " WHERE " + col + " = '' AND " + get + " IS NOT NULL AND detail LIKE '%\"" + col + "\"%'"
+		if err := tx.Exec(q).Error; err != nil {
+			return fmt.Errorf("backfill audit_events.%s: %w", col, err)
+		}
+	}
+	return nil
 }

@@ -63,6 +63,14 @@ type AuthenticatorOptions struct {
 	// LastSeenIP is the server's outbound IP as WeCom reported it in a connection test.
 	LastSeenIP string          `json:"last_seen_ip,omitempty"`
 	LastTest   *ConnectionTest `json:"last_test,omitempty"`
+	// VerifyFile is WeCom's domain verification file, served at its name (see VerifyFileName).
+	VerifyFile *VerifyFile `json:"verify_file,omitempty"`
+}
+
+// VerifyFile is the WW_verify_<code>.txt file WeCom's trusted-domain check fetches from the domain's root.
+type VerifyFile struct {
+	Name    string `json:"name"`
+	Content string `json:"content"`
 }
 
 // ConnectionTest is the result of the last connection test of a WeCom authenticator.
@@ -139,4 +147,8 @@ type AuditEvent struct {
 	Target      string    `gorm:"size:256;not null;default:'';index:idx_audit_action_target,priority:2"`
 	IP          string    `gorm:"size:64;not null;default:'';index:idx_audit_action_ip,priority:2"`
 	Detail      string    `gorm:"type:text;not null;default:'{}'"` // JSON object
+	// Authenticator and Outcome repeat the detail's keys of the same names in their own indexed columns
+	// so that the audit log filters by them on both databases (migration 2026120101001).
+	Authenticator string `gorm:"size:64;not null;default:''"`
+	Outcome       string `gorm:"size:64;not null;default:''"`
 }

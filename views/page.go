@@ -97,3 +97,11 @@ func formatTimePtr(t *time.Time) string {
 }
 
 func itoa[T ~int | ~int64](n T) string { return fmt.Sprint(n) }
+
+// boolString is "true" or "false", for aria attributes.
+func boolString(b bool) string {
+	if b {
+		return "true"
+	}
+	return "false"
+}

@@ -322,9 +322,13 @@ func TestAdminAuditPage(t *testing.T) {
 				}
 			}
 			one := admin.Get("/admin/audit?action=test.fill")
-			two := admin.Get("/admin/audit?action=test.fill&page=2")
+			next, _ := one.Find("[data-testid=audit-older]").Attr("href")
+			two := admin.Get(next)
 			if n1, n2 := one.Find("[data-testid=audit-row]").Length(), two.Find("[data-testid=audit-row]").Length(); n1 != 50 || n2 != 5 {
-				t.Fatalf("pages hold %d and %d rows, want 50 and 5", n1, n2)
+				t.Fatalf("pages hold %d and %d rows (next %q), want 50 and 5", n1, n2, next)
+			}
+			if two.Find("[data-testid=audit-older]").Length() != 0 || two.Find("[data-testid=audit-newest]").Length() != 1 {
+				t.Fatal("the last page links back to the newest and not further")
 			}
 		})
 	})

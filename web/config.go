@@ -18,17 +18,20 @@ import (
 
 // Config is everything Gatehouse reads from its environment (DESIGN.md §3).
 type Config struct {
-	Addr           string
-	DatabaseURL    string
-	DataDir        string
-	SecretKey      []byte   // 32+ bytes; see ResolveSecretKey
-	PreviousKeys   [][]byte // older secret keys that may still open sealed values
-	BaseURL        *url.URL // nil: built from each request
-	TrustedProxies []string
-	AdminUsername  string
-	AdminPassword  string
-	SessionIdle    time.Duration
-	SessionMax     time.Duration
+	Addr        string
+	DatabaseURL string
+	DataDir     string
+	SecretKey   []byte // 32+ bytes; see ResolveSecretKey
+	// SecretKeyFromFile tells that the key was read from (or generated into) the data dir's
+	// secret.key rather than given in GATEHOUSE_SECRET_KEY.
+	SecretKeyFromFile bool
+	PreviousKeys      [][]byte // older secret keys that may still open sealed values
+	BaseURL           *url.URL // nil: built from each request
+	TrustedProxies    []string
+	AdminUsername     string
+	AdminPassword     string
+	SessionIdle       time.Duration
+	SessionMax        time.Duration
 	// HandoffTTL is how long a hand-off QR code works (GATEHOUSE_HANDOFF_TTL, 1m to 10m).
 	HandoffTTL     time.Duration
 	WeComAPIBase   string
@@ -41,6 +44,9 @@ type Config struct {
 	// MetricsToken, when set, opens /metrics on the public listener to requests carrying it as a
 	// Bearer token; without it /metrics is 404 there.
 	MetricsToken string
+	// AuditRetention is how long audit events are kept (GATEHOUSE_AUDIT_RETENTION, default 180 days);
+	// 0 keeps them forever.
+	AuditRetention time.Duration
 	// MetricsAddr, when set, is a second listener that serves only /metrics (e.g. 127.0.0.1:9100).
 	MetricsAddr string
 }
@@ -138,6 +144,9 @@ func LoadConfig(getenv func(string) string) (Config, error) {
 	}
 	if c.HandoffTTL > auth.MaxHandoffTTL {
 		return c, &ConfigError{"GATEHOUSE_HANDOFF_TTL", "must be at most 10m: a hand-off QR code is meant to be scanned at once"}
+	}
+	if c.AuditRetention, err = auditRetention(getenv("GATEHOUSE_AUDIT_RETENTION")); err != nil {
+		return c, err
 	}
 	if c.SessionIdle > c.SessionMax {
 		return c, &ConfigError{"GATEHOUSE_SESSION_IDLE", "must not be longer than GATEHOUSE_SESSION_MAX"}
@@ -243,7 +252,7 @@ func (c *Config) ResolveSecretKey() error {
 	if err != nil {
 		return err
 	}
-	c.SecretKey = key
+	c.SecretKey, c.SecretKeyFromFile = key, true
 	return nil
 }
 
@@ -330,4 +339,24 @@ func writeKeyExclusive(path, key string) error {
 		err = cerr
 	}
 	return err
+}
+
+// DefaultAuditRetention is 180 days.
+const DefaultAuditRetention = 180 * 24 * time.Hour
+
+// auditRetention reads GATEHOUSE_AUDIT_RETENTION: a duration of at least a day (throttling and the
+// dashboard read the last day of events), or 0 to keep every event.
+func auditRetention(v string) (time.Duration, error) {
+	v = strings.TrimSpace(v)
+	if v == "" {
+		return DefaultAuditRetention, nil
+	}
+	if v == "0" {
+		return 0, nil
+	}
+	d, err := time.ParseDuration(v)
+	if err != nil || d < 24*time.Hour {
+		return 0, &ConfigError{"GATEHOUSE_AUDIT_RETENTION", fmt.Sprintf("%q is not a duration of at least a day such as 4320h (180 days), or 0 to keep events forever", v)}
+	}
+	return d, nil
 }

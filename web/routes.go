@@ -32,6 +32,10 @@ func (s *Server) routes() *gin.Engine {
 	r.Use(s.demoClient, s.loadSession, s.noStore)
 
 	r.GET("/", h.Home)
+	// WeCom's trusted-domain check fetches WW_verify_<code>.txt from the root; the handler serves only
+	// a stored file of that exact name and answers every other path here with
+	// the same 404 as NoRoute (after loadSession, so a signed-in visitor's 404 page is unchanged).
+	r.GET("/:file", h.VerifyFile)
 	r.GET("/signin", h.SigninPage)
 	r.POST("/signin", h.Signin)
 	r.POST("/signout", s.requireUser, h.Signout)
@@ -73,12 +77,14 @@ func (s *Server) routes() *gin.Engine {
 	admin.POST("/authenticators/:id/test", h.AuthenticatorTest)
 	admin.POST("/authenticators/:id/toggle", h.AuthenticatorToggle)
 	admin.POST("/authenticators/:id/move", h.AuthenticatorMove)
+	uploads.POST(admin, "/authenticators/:id/verify-file", 16<<10, h.AuthenticatorVerifyFile)
 	admin.GET("/audit", h.Audit)
 	admin.GET("/bindings/import", h.BulkBindForm)
 	uploads.POST(admin, "/bindings/import", handlers.BulkBindMaxFile+64<<10, h.BulkBindUpload)
 	admin.GET("/bindings/import/:id", h.BulkBindPreview)
 	admin.GET("/bindings/import/:id/result.csv", h.BulkBindResult)
 	admin.POST("/bindings/import/apply", h.BulkBindApply)
+	admin.GET("/audit/export", h.AuditExport)
 
 	if s.demoSim != nil {
 		r.POST("/_demo/wecom-client", h.DemoWeComToggle)

@@ -135,6 +135,10 @@ func New(cfg Config, store *models.Store, log *slog.Logger, opts Options) (*Serv
 		Log:        log,
 		Now:        now,
 		Demo:       cfg.Demo,
+
+		PostgreSQL:          store.Dialect() == "postgres",
+		SecretKeyFromFile:   cfg.SecretKeyFromFile,
+		IsDemoAuthenticator: isDemoAuthenticator,
 	})
 	// Cross-origin POSTs (CSRF) are refused by the standard library's check of Sec-Fetch-Site/Origin;
 	// SameSite=Lax cookies are the second layer.
@@ -222,6 +226,7 @@ func (s *Server) ServeWithMetrics(ctx context.Context, ln, metricsLn net.Listene
 		listeners = append(listeners, metricsLn)
 	}
 	go s.sweepSessions(ctx)
+	go s.pruneAudit(ctx, time.Hour)
 	errc := make(chan error, len(servers))
 	for i, srv := range servers {
 		go func() { errc <- srv.Serve(listeners[i]) }()
@@ -286,6 +291,43 @@ func (s *Server) sweepSessions(ctx context.Context) {
 			}
 		}
 	}
+}
+
+// auditPruneBatch is how many audit events one DELETE removes, so that retention never holds a lock on
+// the table for long.
+const auditPruneBatch = 5000
+
+// pruneAudit enforces GATEHOUSE_AUDIT_RETENTION now and then every interval. Two instances doing it at
+// once is harmless: each batch deletes rows that are already past the cutoff, and one that another
+// instance deleted first is simply not there.
+func (s *Server) pruneAudit(ctx context.Context, every time.Duration) {
+	if s.cfg.AuditRetention <= 0 {
+		return
+	}
+	t := time.NewTicker(every)
+	defer t.Stop()
+	for {
+		s.PruneAuditOnce(ctx)
+		select {
+		case <-ctx.Done():
+			return
+		case <-t.C:
+		}
+	}
+}
+
+// PruneAuditOnce deletes the audit events older than the retention, logging what it did.
+func (s *Server) PruneAuditOnce(ctx context.Context) int64 {
+	if s.cfg.AuditRetention <= 0 {
+		return 0
+	}
+	n, err := s.store.PruneAudit(ctx, time.Now().UTC().Add(-s.cfg.AuditRetention), auditPruneBatch)
+	if err != nil {
+		s.log.Warn("prune audit events", "err", err, "deleted", n)
+	} else if n > 0 {
+		s.log.Info("pruned audit events past retention", "count", n, "retention", s.cfg.AuditRetention.String())
+	}
+	return n
 }
 
 func contextWithTimeout(c *gin.Context, d time.Duration) (context.Context, context.CancelFunc) {
