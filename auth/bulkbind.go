@@ -352,29 +352,17 @@ func ApplyBulkBind(ctx context.Context, tx BulkBindStore, a models.Authenticator
 	return p, nil
 }
 
-// WriteBulkResultCSV writes the plan as CSV (line, username, userid, result, reason), with a BOM so
-// spreadsheets read it as UTF-8, and cells that a spreadsheet would run as a formula escaped.
+// WriteBulkResultCSV writes the plan as CSV (line, key, username, userid, result, reason) for
+// spreadsheets (see CSVWriter).
 func WriteBulkResultCSV(w io.Writer, p BulkPlan, reason func(BulkRow) string) error {
-	if _, err := io.WriteString(w, "\xEF\xBB\xBF"); err != nil {
+	cw := NewCSVWriter(w)
+	if err := cw.Write("line", "key", "username", "wecom_userid", "result", "reason"); err != nil {
 		return err
 	}
-	cw := csv.NewWriter(w)
-	cw.UseCRLF = true
-	_ = cw.Write([]string{"line", "key", "username", "wecom_userid", "result", "reason"})
 	for _, r := range p.Rows {
-		_ = cw.Write(SafeCSVRow(fmt.Sprint(r.Line), r.Key, r.Username, r.Subject, r.Result, reason(r)))
-	}
-	cw.Flush()
-	return cw.Error()
-}
-
-// SafeCSVRow escapes cells that start like a spreadsheet formula (= + - @, tab, carriage return) with a
-// leading apostrophe, so an opened export never runs what a user typed (CSV injection).
-func SafeCSVRow(cells ...string) []string {
-	for i, c := range cells {
-		if c != "" && strings.ContainsRune("=+-@\t\r", rune(c[0])) {
-			cells[i] = "'" + c
+		if err := cw.Write(fmt.Sprint(r.Line), r.Key, r.Username, r.Subject, r.Result, reason(r)); err != nil {
+			return err
 		}
 	}
-	return cells
+	return cw.Flush()
 }

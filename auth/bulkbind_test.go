@@ -166,10 +166,13 @@ func TestPlanBulkBind(t *testing.T) {
 // and exports prefix it with an apostrophe.
 func TestSecurityCSVCellsEscapeFormulas(t *testing.T) {
 	t.Parallel()
-	got := auth.SafeCSVRow("=1+1", "+86138", "-2", "@SUM(A1)", "\tx", "plain", "")
-	want := []string{"'=1+1", "'+86138", "'-2", "'@SUM(A1)", "'\tx", "plain", ""}
-	if fmt.Sprint(got) != fmt.Sprint(want) {
-		t.Errorf("got %q", got)
+	var row bytes.Buffer
+	w := auth.NewCSVWriter(&row)
+	if err := w.Write("=1+1", "+86138", "-2", "@SUM(A1)", "\tx", "plain", ""); err != nil || w.Flush() != nil {
+		t.Fatal(err)
+	}
+	if got, want := row.String(), "\uFEFF'=1+1,'+86138,'-2,'@SUM(A1),'\tx,plain,\r\n"; got != want {
+		t.Errorf("got %q, want %q", got, want)
 	}
 	var b bytes.Buffer
 	_ = auth.WriteBulkResultCSV(&b, auth.BulkPlan{Rows: []auth.BulkRow{{Line: 2, Key: "=cmd", Result: "bind"}}}, func(auth.BulkRow) string { return "" })

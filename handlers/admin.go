@@ -218,13 +218,13 @@ func (h *Handlers) AuditExport(c *gin.Context) {
 	c.Header("Content-Type", "text/csv; charset=utf-8")
 	c.Header("Content-Disposition", `attachment; filename="`+name+`"`)
 	c.Status(http.StatusOK)
-	w := newSafeCSV(c.Writer)
-	if err := w.Write([]string{"id", "at", "action", "actor", "target", "authenticator", "outcome", "ip", "detail"}); err != nil {
+	w := auth.NewCSVWriter(c.Writer)
+	if err := w.Write("id", "at", "action", "actor", "target", "authenticator", "outcome", "ip", "detail"); err != nil {
 		return
 	}
 	err := h.Store.EachAudit(c.Request.Context(), f, func(e models.AuditRow) error {
-		return w.Write([]string{strconv.FormatInt(e.ID, 10), e.At.UTC().Format(time.RFC3339), e.Action, e.ActorUsername,
-			e.Target, e.Authenticator, e.Outcome, e.IP, e.Detail})
+		return w.Write(strconv.FormatInt(e.ID, 10), e.At.UTC().Format(time.RFC3339), e.Action, e.ActorUsername,
+			e.Target, e.Authenticator, e.Outcome, e.IP, e.Detail)
 	})
 	if err == nil {
 		err = w.Flush()

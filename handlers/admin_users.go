@@ -1,9 +1,7 @@
 package handlers
 
 import (
-	"encoding/csv"
 	"errors"
-	"io"
 	"net/http"
 	"strconv"
 	"strings"
@@ -65,21 +63,18 @@ func (h *Handlers) UserExport(c *gin.Context) {
 	c.Header("Content-Type", "text/csv; charset=utf-8")
 	c.Header("Content-Disposition", `attachment; filename="users.csv"`)
 	c.Status(http.StatusOK)
-	_, _ = io.WriteString(c.Writer, "\xEF\xBB\xBF")
-	w := csv.NewWriter(c.Writer)
-	w.UseCRLF = true
-	_ = w.Write([]string{"id", "username", "nickname", "email", "mobile", "admin", "disabled", "created_at", "last_signin_at", "wecom_bindings"})
+	w := auth.NewCSVWriter(c.Writer)
+	_ = w.Write("id", "username", "nickname", "email", "mobile", "admin", "disabled", "created_at", "last_signin_at", "wecom_bindings")
 	err := h.Store.EachFilteredUser(c.Request.Context(), userFilter(c), func(u models.UserExportRow) error {
 		last := ""
 		if u.LastSigninAt != nil {
 			last = u.LastSigninAt.UTC().Format(time.RFC3339)
 		}
-		return w.Write(auth.SafeCSVRow(strconv.FormatInt(u.ID, 10), u.Username, u.Nickname, u.Email, u.MobileString(),
-			strconv.FormatBool(u.IsAdmin), strconv.FormatBool(u.Disabled), u.CreatedAt.UTC().Format(time.RFC3339), last, strings.Join(u.Bindings, " ")))
+		return w.Write(strconv.FormatInt(u.ID, 10), u.Username, u.Nickname, u.Email, u.MobileString(),
+			strconv.FormatBool(u.IsAdmin), strconv.FormatBool(u.Disabled), u.CreatedAt.UTC().Format(time.RFC3339), last, strings.Join(u.Bindings, " "))
 	})
-	w.Flush()
 	if err == nil {
-		err = w.Error()
+		err = w.Flush()
 	}
 	if err != nil {
 		// Headers are gone: the download ends short, and the log says why.
