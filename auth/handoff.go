@@ -136,6 +136,11 @@ func (w *WeCom) OpenHandoff(ctx context.Context, a models.Authenticator, token s
 		return models.Handoff{}, handoffInvalid("")
 	}
 	h, err := w.store.HandoffByTokenHash(ctx, hashHex(token))
+	return w.pending(a, h, err)
+}
+
+// pending accepts a looked-up hand-off only while it is pending, unexpired and a's.
+func (w *WeCom) pending(a models.Authenticator, h models.Handoff, err error) (models.Handoff, error) {
 	switch {
 	case errors.Is(err, models.ErrNotFound):
 		return h, handoffInvalid("")
@@ -153,13 +158,8 @@ func (w *WeCom) OpenHandoff(ctx context.Context, a models.Authenticator, token s
 // refusal of those rules ends the hand-off too, with that outcome. The phone gets no session.
 func (w *WeCom) CompleteHandoff(ctx context.Context, a models.Authenticator, id int64, code string) (models.Handoff, error) {
 	h, err := w.store.HandoffByID(ctx, id)
-	switch {
-	case errors.Is(err, models.ErrNotFound):
-		return h, handoffInvalid("")
-	case err != nil:
+	if h, err = w.pending(a, h, err); err != nil {
 		return h, err
-	case h.AuthenticatorID != a.ID || h.Status != models.HandoffPending || !w.now().Before(h.ExpiresAt):
-		return h, handoffInvalid(h.Subject)
 	}
 	cfg, err := w.Config(a)
 	if errors.Is(err, models.ErrUnseal) {

@@ -11,7 +11,7 @@ import (
 	"strconv"
 	"strings"
 
-	"rsc.io/qr"
+	"gatehouse/views"
 )
 
 // Cookies and headers of the automatic mode (see the package doc).
@@ -364,22 +364,12 @@ func (s *Sim) render(w http.ResponseWriter, status int, data pageData) {
 
 // qrSVG draws text as an inline SVG QR code. It is decoration: the simulator's "scan" is a button.
 func qrSVG(text string) template.HTML {
-	code, err := qr.Encode(text, qr.M)
+	n, path, err := views.QRPath(text)
 	if err != nil {
 		return ""
 	}
-	const quiet = 4
-	n := code.Size + 2*quiet
-	var path strings.Builder
-	for y := range code.Size {
-		for x := range code.Size {
-			if code.Black(x, y) {
-				fmt.Fprintf(&path, "M%d %dh1v1h-1z", x+quiet, y+quiet)
-			}
-		}
-	}
 	// Only numbers go into the markup, so it is safe to mark as HTML.
-	return template.HTML(fmt.Sprintf(`<svg xmlns="http://www.w3.org/2000/svg" viewBox="0 0 %d %d" width="200" height="200" shape-rendering="crispEdges" role="img" aria-label="QR code"><rect width="%d" height="%d" fill="#fff"/><path d="%s" fill="#1f2329"/></svg>`, n, n, n, n, path.String()))
+	return template.HTML(fmt.Sprintf(`<svg xmlns="http://www.w3.org/2000/svg" viewBox="0 0 %d %d" width="200" height="200" shape-rendering="crispEdges" role="img" aria-label="QR code"><rect width="%d" height="%d" fill="#fff"/><path d="%s" fill="#1f2329"/></svg>`, n, n, n, n, path))
 }
 
 func parsePages() *template.Template {
