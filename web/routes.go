@@ -79,12 +79,12 @@ func (s *Server) routes() *gin.Engine {
 	admin.POST("/authenticators/:id/move", h.AuthenticatorMove)
 	uploads.POST(admin, "/authenticators/:id/verify-file", 16<<10, h.AuthenticatorVerifyFile)
 	admin.GET("/audit", h.Audit)
+	admin.GET("/audit/export", h.AuditExport)
 	admin.GET("/bindings/import", h.BulkBindForm)
 	uploads.POST(admin, "/bindings/import", handlers.BulkBindMaxFile+64<<10, h.BulkBindUpload)
 	admin.GET("/bindings/import/:id", h.BulkBindPreview)
 	admin.GET("/bindings/import/:id/result.csv", h.BulkBindResult)
 	admin.POST("/bindings/import/apply", h.BulkBindApply)
-	admin.GET("/audit/export", h.AuditExport)
 
 	if s.demoSim != nil {
 		r.POST("/_demo/wecom-client", h.DemoWeComToggle)
