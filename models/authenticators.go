@@ -7,9 +7,6 @@ import (
 	"fmt"
 	"strings"
 	"time"
-
-	"gorm.io/gorm"
-	"gorm.io/gorm/clause"
 )
 
 // ErrLastEnabled is returned when a change would leave no enabled authenticator.
@@ -167,15 +164,6 @@ func (s *Store) UpdateAuthenticatorStatus(ctx context.Context, id int64, fn func
 		}
 		return notFound(tx.q(ctx).Model(&Authenticator{}).Where("id = ?", id).UpdateColumn("options", string(raw)).Error, what)
 	})
-}
-
-// forUpdate is a query whose rows stay locked until the transaction ends, on PostgreSQL; SQLite's
-// immediate transactions already hold the only write lock.
-func (s *Store) forUpdate(ctx context.Context) *gorm.DB {
-	if s.dialect == "postgres" {
-		return s.q(ctx).Clauses(clause.Locking{Strength: "UPDATE"})
-	}
-	return s.q(ctx)
 }
 
 // autoLoginConflict tells a second auto login (the partial unique index) apart from a taken name.

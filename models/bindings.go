@@ -90,11 +90,8 @@ var ErrLastSignIn = errors.New("the only way left to sign in")
 // lockUser holds the user's row until the transaction ends, so that two changes to one user's ways of
 // signing in (two unbinds at once) are decided one after the other. SQLite serialises writers anyway.
 func (s *Store) lockUser(ctx context.Context, userID int64) error {
-	if s.dialect != "postgres" {
-		return nil
-	}
 	var ids []int64
-	err := s.q(ctx).Raw("SELECT id FROM users WHERE id = ? FOR UPDATE", userID).Scan(&ids).Error
+	err := s.forUpdate(ctx).Model(&User{}).Where("id = ?", userID).Pluck("id", &ids).Error
 	return notFound(err, fmt.Sprintf("lock user %d", userID))
 }
 

@@ -17,6 +17,7 @@ import (
 	"github.com/glebarez/sqlite"
 	"gorm.io/driver/postgres"
 	"gorm.io/gorm"
+	"gorm.io/gorm/clause"
 	"gorm.io/gorm/logger"
 )
 
@@ -202,4 +203,13 @@ func IsUnavailable(err error) bool {
 		}
 	}
 	return false
+}
+
+// forUpdate is a query whose rows stay locked until the transaction ends, on PostgreSQL; SQLite's
+// immediate transactions already hold the only write lock.
+func (s *Store) forUpdate(ctx context.Context) *gorm.DB {
+	if s.dialect == "postgres" {
+		return s.q(ctx).Clauses(clause.Locking{Strength: "UPDATE"})
+	}
+	return s.q(ctx)
 }

@@ -60,11 +60,7 @@ func (c *TokenCache) Token(ctx context.Context, key string, fetch func(ctx conte
 		if err := tx.q(ctx).Clauses(clause.OnConflict{DoNothing: true}).Create(&WeComToken{CacheKey: key, ExpiresAt: time.Unix(0, 0).UTC(), RefreshedAt: time.Unix(0, 0).UTC()}).Error; err != nil {
 			return fmt.Errorf("token row %s: %w", key, err)
 		}
-		q := tx.q(ctx)
-		if tx.dialect == "postgres" {
-			q = q.Clauses(clause.Locking{Strength: "UPDATE"})
-		}
-		tok, ok, err := c.cached(ctx, q, key)
+		tok, ok, err := c.cached(ctx, tx.forUpdate(ctx), key)
 		if err != nil || ok {
 			token = tok
 			return err

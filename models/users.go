@@ -273,12 +273,9 @@ func (s *Store) CountActiveAdmins(ctx context.Context, exceptID int64) (int64, e
 // the second counts what the first committed. On SQLite every write transaction is already
 // exclusive (immediate), so there is nothing to lock.
 func (s *Store) LockActiveAdmins(ctx context.Context) error {
-	if s.dialect != "postgres" {
-		return nil
-	}
 	var ids []int64
 	// FOR UPDATE cannot go with COUNT; ordering the rows makes every locker take them in one order.
-	err := s.q(ctx).Raw("SELECT id FROM users WHERE is_admin AND NOT disabled ORDER BY id FOR UPDATE").Scan(&ids).Error
+	err := s.forUpdate(ctx).Model(&User{}).Where("is_admin AND NOT disabled").Order("id").Pluck("id", &ids).Error
 	return notFound(err, "lock active admins")
 }
 
