@@ -3,7 +3,6 @@ package auth
 import (
 	"context"
 	"errors"
-	"fmt"
 	"net/http"
 
 	"gatehouse/models"
@@ -27,34 +26,21 @@ const bindCookie = "gatehouse_wecom_bind"
 // BeginBind keeps pb in this browser for 10 minutes.
 func (s *States) BeginBind(w http.ResponseWriter, r *http.Request, pb PendingBind) error {
 	pb.Expires = s.now().Add(stateLifetime).Unix()
-	v, err := s.codec.Encode(bindCookie, pb)
-	if err != nil {
-		return fmt.Errorf("encode pending binding: %w", err)
-	}
-	http.SetCookie(w, s.cookie(r, bindCookie, statePath, v, int(stateLifetime.Seconds())))
-	return nil
+	return s.put(w, r, bindCookie, pb, int(stateLifetime.Seconds()))
 }
 
 // PeekBind reads this browser's pending binding for authenticator name without clearing it (a wrong
 // password lets the person try again, within the password throttle).
 func (s *States) PeekBind(r *http.Request, name string) (PendingBind, error) {
-	c, err := r.Cookie(bindCookie)
-	if err != nil {
-		return PendingBind{}, ErrStateInvalid
-	}
 	var pb PendingBind
-	if s.codec.Decode(bindCookie, c.Value, &pb) != nil || pb.Name != name || s.now().Unix() >= pb.Expires || pb.UserID == 0 || pb.Subject == "" {
+	if !s.read(r, bindCookie, &pb) || pb.Name != name || s.now().Unix() >= pb.Expires || pb.UserID == 0 || pb.Subject == "" {
 		return PendingBind{}, ErrStateInvalid
 	}
 	return pb, nil
 }
 
 // ClearBind deletes the pending binding cookie.
-func (s *States) ClearBind(w http.ResponseWriter, r *http.Request) {
-	if _, err := r.Cookie(bindCookie); err == nil {
-		http.SetCookie(w, s.cookie(r, bindCookie, statePath, "", -1))
-	}
-}
+func (s *States) ClearBind(w http.ResponseWriter, r *http.Request) { s.drop(w, r, bindCookie) }
 
 // ConfirmBind binds the pending member to u once u's password was verified, and returns the binding
 // to sign in with, or a *Refusal: the corp changed meanwhile (state_invalid), the user was disabled,

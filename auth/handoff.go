@@ -47,34 +47,21 @@ const handoffCookie = "gatehouse_wecom_handoff"
 
 // BeginHandoff keeps t in this browser until it expires.
 func (s *States) BeginHandoff(w http.ResponseWriter, r *http.Request, t HandoffTicket) error {
-	v, err := s.codec.Encode(handoffCookie, t)
-	if err != nil {
-		return fmt.Errorf("encode hand-off ticket: %w", err)
-	}
 	maxAge := int(time.Unix(t.Expires, 0).Sub(s.now()).Seconds()) + int(handoffClaimGrace.Seconds())
-	http.SetCookie(w, s.cookie(r, handoffCookie, statePath, v, maxAge))
-	return nil
+	return s.put(w, r, handoffCookie, t, maxAge)
 }
 
 // PeekHandoff reads this browser's hand-off ticket for authenticator name.
 func (s *States) PeekHandoff(r *http.Request, name string) (HandoffTicket, bool) {
-	c, err := r.Cookie(handoffCookie)
-	if err != nil {
-		return HandoffTicket{}, false
-	}
 	var t HandoffTicket
-	if s.codec.Decode(handoffCookie, c.Value, &t) != nil || t.Name != name || t.ID == 0 {
+	if !s.read(r, handoffCookie, &t) || t.Name != name || t.ID == 0 {
 		return HandoffTicket{}, false
 	}
 	return t, true
 }
 
 // ClearHandoff deletes the hand-off ticket.
-func (s *States) ClearHandoff(w http.ResponseWriter, r *http.Request) {
-	if _, err := r.Cookie(handoffCookie); err == nil {
-		http.SetCookie(w, s.cookie(r, handoffCookie, statePath, "", -1))
-	}
-}
+func (s *States) ClearHandoff(w http.ResponseWriter, r *http.Request) { s.drop(w, r, handoffCookie) }
 
 // WithHandoffTTL sets how long a hand-off QR code works.
 func (w *WeCom) WithHandoffTTL(d time.Duration) *WeCom {

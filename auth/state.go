@@ -5,6 +5,7 @@ import (
 	"crypto/subtle"
 	"encoding/hex"
 	"errors"
+	"fmt"
 	"net/http"
 	"time"
 
@@ -64,26 +65,18 @@ func (s *States) Begin(w http.ResponseWriter, r *http.Request, p Pending) (Pendi
 	}
 	p.State = hex.EncodeToString(b) // a-zA-Z0-9 only, 64 bytes: within WeCom's 128
 	p.Expires = s.now().Add(stateLifetime).Unix()
-	v, err := s.codec.Encode(stateCookie, p)
-	if err != nil {
-		return p, err
-	}
-	http.SetCookie(w, s.cookie(r, stateCookie, statePath, v, int(stateLifetime.Seconds())))
-	return p, nil
+	return p, s.put(w, r, stateCookie, p, int(stateLifetime.Seconds()))
 }
 
 // Take checks the returned state against this browser's cookie for authenticator name and clears the
 // cookie whatever the result, so a state works once.
 func (s *States) Take(w http.ResponseWriter, r *http.Request, name, state string) (Pending, error) {
-	c, err := r.Cookie(stateCookie)
-	if err != nil {
-		return Pending{}, ErrStateInvalid
-	}
-	http.SetCookie(w, s.cookie(r, stateCookie, statePath, "", -1))
 	var p Pending
-	if s.codec.Decode(stateCookie, c.Value, &p) != nil {
+	if !s.read(r, stateCookie, &p) {
+		s.drop(w, r, stateCookie)
 		return Pending{}, ErrStateInvalid
 	}
+	s.drop(w, r, stateCookie)
 	ok := p.Name == name && s.now().Unix() < p.Expires && len(state) == len(p.State) &&
 		subtle.ConstantTimeCompare([]byte(state), []byte(p.State)) == 1
 	if !ok {
@@ -94,9 +87,28 @@ func (s *States) Take(w http.ResponseWriter, r *http.Request, name, state string
 
 // Clear deletes this browser's state cookie, for a callback that ends before the state is checked
 // (an authenticator that is gone or disabled): a state is never left behind to be tried again.
-func (s *States) Clear(w http.ResponseWriter, r *http.Request) {
-	if _, err := r.Cookie(stateCookie); err == nil {
-		http.SetCookie(w, s.cookie(r, stateCookie, statePath, "", -1))
+func (s *States) Clear(w http.ResponseWriter, r *http.Request) { s.drop(w, r, stateCookie) }
+
+// put seals v into cookie name (under /auth/wecom/) for maxAge seconds.
+func (s *States) put(w http.ResponseWriter, r *http.Request, name string, v any, maxAge int) error {
+	enc, err := s.codec.Encode(name, v)
+	if err != nil {
+		return fmt.Errorf("encode %s: %w", name, err)
+	}
+	http.SetCookie(w, s.cookie(r, name, statePath, enc, maxAge))
+	return nil
+}
+
+// read opens cookie name into v; false when it is missing, forged or sealed with other keys.
+func (s *States) read(r *http.Request, name string, v any) bool {
+	c, err := r.Cookie(name)
+	return err == nil && s.codec.Decode(name, c.Value, v) == nil
+}
+
+// drop deletes cookie name (under /auth/wecom/) when the browser sent it.
+func (s *States) drop(w http.ResponseWriter, r *http.Request, name string) {
+	if _, err := r.Cookie(name); err == nil {
+		http.SetCookie(w, s.cookie(r, name, statePath, "", -1))
 	}
 }
 
