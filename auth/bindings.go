@@ -159,20 +159,13 @@ func (s *Bindings) checkFree(ctx context.Context, userID int64, a models.Authent
 	return nil
 }
 
-// validMemberID checks the shape WeCom accepts for a userid (1–64 letters, digits, '-', '_', '.', '@').
+// validMemberID names what is wrong with a typed userid ("" when it has WeCom's shape).
 func validMemberID(v string) string {
-	if v == "" {
+	switch {
+	case v == "":
 		return "required"
-	}
-	if len(v) > 64 {
+	case !ValidWeComUserID(v):
 		return "binding_userid"
-	}
-	for _, r := range v {
-		switch {
-		case r >= 'a' && r <= 'z', r >= 'A' && r <= 'Z', r >= '0' && r <= '9', r == '-', r == '_', r == '.', r == '@':
-		default:
-			return "binding_userid"
-		}
 	}
 	return ""
 }
