@@ -142,6 +142,75 @@ func migrations() []*gormigrate.Migration {
 			},
 			Rollback: func(tx *gorm.DB) error { return nil },
 		},
+		{
+			// Applications (§10), groups and what WeCom says about members (§11), and the mark on a user
+			// the directory disabled, so that a member back again is re-enabled but never one an admin
+			// disabled by hand.
+			ID: "202612020001_apps_groups_directory",
+			Migrate: func(tx *gorm.DB) error {
+				type App struct {
+					ID                     int64  `gorm:"primaryKey"`
+					Name                   string `gorm:"size:64;not null;uniqueIndex"`
+					Title                  string `gorm:"size:128;not null;default:''"`
+					Type                   string `gorm:"size:16;not null"`
+					Enabled                bool   `gorm:"not null;default:true"`
+					Access                 string `gorm:"size:16;not null;default:'everyone'"`
+					Groups                 string `gorm:"type:text;not null"`
+					ClientID               string `gorm:"size:64;not null;uniqueIndex"`
+					SecretHash             string `gorm:"size:255;not null;default:''"`
+					Public                 bool   `gorm:"not null;default:false"`
+					RedirectURIs           string `gorm:"type:text;not null"`
+					PostLogoutRedirectURIs string `gorm:"type:text;not null"`
+					Domains                string `gorm:"type:text;not null"`
+					CreatedAt              time.Time
+					UpdatedAt              time.Time
+				}
+				type Group struct {
+					ID        int64  `gorm:"primaryKey"`
+					Name      string `gorm:"size:64;not null;uniqueIndex"`
+					Title     string `gorm:"size:128;not null;default:''"`
+					Rules     string `gorm:"type:text;not null;default:''"`
+					CreatedAt time.Time
+					UpdatedAt time.Time
+				}
+				type DirectoryMember struct {
+					BindingID       int64  `gorm:"primaryKey;autoIncrement:false"`
+					AuthenticatorID int64  `gorm:"not null;index"`
+					UserID          int64  `gorm:"not null;index"`
+					Status          int    `gorm:"not null;default:0"`
+					Departments     string `gorm:"type:text;not null"`
+					Ancestry        string `gorm:"type:text;not null"`
+					Tags            string `gorm:"type:text;not null"`
+					SuspendedAt     *time.Time
+					RefreshedAt     time.Time `gorm:"not null"`
+				}
+				type DirectoryDepartment struct {
+					AuthenticatorID int64  `gorm:"primaryKey;autoIncrement:false"`
+					DeptID          int64  `gorm:"primaryKey;autoIncrement:false"`
+					ParentID        int64  `gorm:"not null;default:0"`
+					Name            string `gorm:"size:128;not null;default:''"`
+					RefreshedAt     time.Time
+				}
+				type DirectoryTag struct {
+					AuthenticatorID int64  `gorm:"primaryKey;autoIncrement:false"`
+					TagID           int64  `gorm:"primaryKey;autoIncrement:false"`
+					Name            string `gorm:"size:128;not null;default:''"`
+					RefreshedAt     time.Time
+				}
+				if err := tx.Migrator().CreateTable(&App{}, &Group{}, &DirectoryMember{}, &DirectoryDepartment{}, &DirectoryTag{}); err != nil {
+					return fmt.Errorf("create apps, groups and directory tables: %w", err)
+				}
+				if !tx.Migrator().HasColumn("users", "disabled_by_directory") {
+					if err := tx.Exec("ALTER TABLE users ADD COLUMN disabled_by_directory boolean NOT NULL DEFAULT false").Error; err != nil {
+						return fmt.Errorf("add users.disabled_by_directory: %w", err)
+					}
+				}
+				return nil
+			},
+			Rollback: func(tx *gorm.DB) error {
+				return tx.Migrator().DropTable("directory_tags", "directory_departments", "directory_members", "groups", "apps")
+			},
+		},
 	}
 }
 

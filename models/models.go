@@ -17,9 +17,12 @@ type User struct {
 	PasswordHash *string `gorm:"size:255"`
 	IsAdmin      bool    `gorm:"not null;default:false"`
 	Disabled     bool    `gorm:"not null;default:false"`
-	CreatedAt    time.Time
-	UpdatedAt    time.Time
-	LastSigninAt *time.Time
+	// DisabledByDirectory marks a user the directory (§11) disabled when their last way in left
+	// WeCom; only such a user is re-enabled when the member comes back.
+	DisabledByDirectory bool `gorm:"not null;default:false"`
+	CreatedAt           time.Time
+	UpdatedAt           time.Time
+	LastSigninAt        *time.Time
 }
 
 // MobileString returns the mobile number or "".
