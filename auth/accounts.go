@@ -121,6 +121,10 @@ func (a *Accounts) validate(ctx context.Context, s *models.Store, in UserInput, 
 		}
 		u.PasswordHash = &h
 	}
+	if u.Disabled != in.Disabled {
+		// An admin's decision replaces the directory's: a member back in WeCom does not undo it.
+		u.DisabledByDirectory = false
+	}
 	u.IsAdmin, u.Disabled = in.IsAdmin, in.Disabled
 	return nil
 }

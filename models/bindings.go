@@ -144,13 +144,17 @@ func (s *Store) otherWaysToSignIn(ctx context.Context, userID, except int64) (in
 	if err != nil {
 		return 0, err
 	}
+	suspended, err := s.suspendedBindings(ctx, userID)
+	if err != nil {
+		return 0, err
+	}
 	found := false
 	for _, b := range list {
 		if b.ID == except {
 			found = true
 			continue
 		}
-		if a, ok := byID[b.AuthenticatorID]; ok && b.CorpID == a.Options.CorpID {
+		if a, ok := byID[b.AuthenticatorID]; ok && b.CorpID == a.Options.CorpID && !suspended[b.ID] {
 			n++
 		}
 	}

@@ -2,8 +2,11 @@ package models
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"time"
+
+	"gorm.io/gorm"
 )
 
 // WeCom member statuses as user/get reports them (wecom-directory.md §1).
@@ -64,4 +67,124 @@ func (s *Store) SaveDirectoryMember(ctx context.Context, m *DirectoryMember) err
 		}
 	}
 	return notFound(s.q(ctx).Save(m).Error, fmt.Sprintf("save directory member of binding %d", m.BindingID))
+}
+
+// suspendedBindings returns the ids of the user's bindings whose member WeCom reported gone.
+func (s *Store) suspendedBindings(ctx context.Context, userID int64) (map[int64]bool, error) {
+	var ids []int64
+	err := s.q(ctx).Model(&DirectoryMember{}).Where("user_id = ? AND suspended_at IS NOT NULL", userID).Pluck("binding_id", &ids).Error
+	if err != nil {
+		return nil, notFound(err, fmt.Sprintf("suspended bindings of user %d", userID))
+	}
+	out := make(map[int64]bool, len(ids))
+	for _, id := range ids {
+		out[id] = true
+	}
+	return out, nil
+}
+
+// directoryMember loads what is known about a binding's member, or a fresh record for it.
+func (s *Store) directoryMember(ctx context.Context, b Binding) (DirectoryMember, error) {
+	var m DirectoryMember
+	err := s.q(ctx).Where("binding_id = ?", b.ID).Take(&m).Error
+	if errors.Is(err, gorm.ErrRecordNotFound) {
+		return DirectoryMember{BindingID: b.ID, AuthenticatorID: b.AuthenticatorID, UserID: b.UserID}, nil
+	}
+	return m, notFound(err, fmt.Sprintf("directory member of binding %d", b.ID))
+}
+
+// MemberChange is what cutting a member off or letting them back changed.
+type MemberChange struct {
+	Binding Binding
+	User    User
+	// Changed is false when the member was already in that state (a repeated event or sweep).
+	Changed       bool
+	SessionsEnded int64
+	// UserDisabled: the user had no other way to sign in and was disabled; UserEnabled: a user the
+	// directory had disabled was enabled again.
+	UserDisabled, UserEnabled bool
+}
+
+// CutOffMember suspends the binding of a member WeCom reports gone (left, disabled, unavailable to the
+// app), ends every session of the user and disables a user with no other way to sign in, in one
+// transaction (DESIGN.md §11). A subject bound to nobody is ErrNotFound. Repeating it ends sessions
+// made since but changes nothing else.
+func (s *Store) CutOffMember(ctx context.Context, authenticatorID int64, subject string, status int, now time.Time) (MemberChange, error) {
+	var ch MemberChange
+	err := s.InTx(ctx, func(tx *Store) error {
+		b, err := tx.BindingBySubject(ctx, authenticatorID, subject)
+		if err != nil {
+			return err
+		}
+		ch.Binding = b
+		if err := tx.lockUser(ctx, b.UserID); err != nil {
+			return err
+		}
+		m, err := tx.directoryMember(ctx, b)
+		if err != nil {
+			return err
+		}
+		ch.Changed = m.SuspendedAt == nil || m.Status != status
+		if m.SuspendedAt == nil {
+			m.SuspendedAt = &now
+		}
+		m.Status, m.RefreshedAt = status, now
+		if err := tx.SaveDirectoryMember(ctx, &m); err != nil {
+			return err
+		}
+		if ch.SessionsEnded, err = tx.RevokeUserSessions(ctx, b.UserID, "", now); err != nil {
+			return err
+		}
+		others, err := tx.otherWaysToSignIn(ctx, b.UserID, b.ID)
+		if err != nil {
+			return err
+		}
+		if ch.User, err = tx.UserByID(ctx, b.UserID); err != nil {
+			return err
+		}
+		if others == 0 && !ch.User.Disabled {
+			ch.User.Disabled, ch.User.DisabledByDirectory, ch.UserDisabled = true, true, true
+			err := tx.q(ctx).Model(&User{}).Where("id = ?", b.UserID).
+				Updates(map[string]any{"disabled": true, "disabled_by_directory": true, "updated_at": now}).Error
+			return notFound(err, fmt.Sprintf("disable user %d", b.UserID))
+		}
+		return nil
+	})
+	return ch, err
+}
+
+// RestoreMember lifts the suspension of a member WeCom reports active again and enables the user
+// when the directory (never an admin) had disabled them. A subject bound to nobody is ErrNotFound.
+func (s *Store) RestoreMember(ctx context.Context, authenticatorID int64, subject string, now time.Time) (MemberChange, error) {
+	var ch MemberChange
+	err := s.InTx(ctx, func(tx *Store) error {
+		b, err := tx.BindingBySubject(ctx, authenticatorID, subject)
+		if err != nil {
+			return err
+		}
+		ch.Binding = b
+		if err := tx.lockUser(ctx, b.UserID); err != nil {
+			return err
+		}
+		m, err := tx.directoryMember(ctx, b)
+		if err != nil {
+			return err
+		}
+		ch.Changed = m.SuspendedAt != nil
+		m.SuspendedAt, m.Status, m.RefreshedAt = nil, MemberActive, now
+		if err := tx.SaveDirectoryMember(ctx, &m); err != nil {
+			return err
+		}
+		if ch.User, err = tx.UserByID(ctx, b.UserID); err != nil {
+			return err
+		}
+		if ch.User.Disabled && ch.User.DisabledByDirectory {
+			ch.User.Disabled, ch.User.DisabledByDirectory, ch.UserEnabled = false, false, true
+			err := tx.q(ctx).Model(&User{}).Where("id = ?", b.UserID).
+				Updates(map[string]any{"disabled": false, "disabled_by_directory": false, "updated_at": now}).Error
+			return notFound(err, fmt.Sprintf("enable user %d", b.UserID))
+		}
+		return nil
+	})
+	return ch, err
 }
