@@ -32,7 +32,7 @@ func (h *Handlers) UserList(c *gin.Context) {
 	}
 	d := views.UserListData{Query: f.Query, Bound: f.Bound, Disabled: f.Disabled, Authenticator: f.AuthenticatorID, Users: res.Users,
 		ExportURL: views.PageURL("/admin/users/export", c.Request.URL.Query())(1),
-		Pager:     views.Pager{Page: page, PerPage: usersPerPage, Total: res.Total, URL: views.PageURL("/admin/users", c.Request.URL.Query())}}
+		Pager:     views.Pager{Page: page, PerPage: usersPerPage, Total: res.Total, More: res.More, URL: views.PageURL("/admin/users", c.Request.URL.Query())}}
 	for _, a := range all {
 		if a.IsWeCom() {
 			d.Authenticators = append(d.Authenticators, a)

@@ -150,6 +150,44 @@ func TestListUsers(t *testing.T) {
 	})
 }
 
+// TestListUsersCountStops: past 10,000 matches a listing says "more than" rather than counting every
+// user, yet still counts up to the page asked for, so that page and its Next link work.
+func TestListUsersCountStops(t *testing.T) {
+	modelstest.Each(t, func(t *testing.T, s *models.Store) {
+		users := make([]models.User, 10030)
+		for i := range users {
+			users[i] = models.User{Username: fmt.Sprintf("many%05d", i), Disabled: i < 20}
+		}
+		if err := s.DB().WithContext(ctx).CreateInBatches(users, 500).Error; err != nil {
+			t.Fatal(err)
+		}
+		for _, tt := range []struct {
+			name          string
+			filter        models.UserFilter
+			offset, limit int
+			wantTotal     int64
+			wantMore      bool
+			wantRows      int
+		}{
+			{"first page of many", models.UserFilter{}, 0, 50, 10000, true, 50},
+			{"a page past the cap", models.UserFilter{}, 10000, 50, 10030, false, 30},
+			{"a page at the cap, more after", models.UserFilter{}, 9950, 50, 10000, true, 50},
+			{"a small filter is exact", models.UserFilter{Disabled: "yes"}, 0, 50, 20, false, 20},
+			{"a large filter stops", models.UserFilter{Disabled: "no", Query: "many"}, 0, 50, 10000, true, 50},
+		} {
+			t.Run(tt.name, func(t *testing.T) {
+				p, err := s.FilterUsers(ctx, tt.filter, tt.offset, tt.limit)
+				if err != nil {
+					t.Fatal(err)
+				}
+				if p.Total != tt.wantTotal || p.More != tt.wantMore || len(p.Users) != tt.wantRows {
+					t.Fatalf("total %d more %v rows %d, want %d %v %d", p.Total, p.More, len(p.Users), tt.wantTotal, tt.wantMore, tt.wantRows)
+				}
+			})
+		}
+	})
+}
+
 func TestCountActiveAdmins(t *testing.T) {
 	modelstest.Each(t, func(t *testing.T, s *models.Store) {
 		a := createUser(t, s, models.User{Username: "a", IsAdmin: true})

@@ -47,6 +47,8 @@ func (e FieldErrors) Any() bool { return len(e) > 0 }
 type Pager struct {
 	Page, PerPage int
 	Total         int64
+	// More tells that there are more than Total items (the count stopped there).
+	More bool
 	// URL returns the link to another page.
 	URL func(page int) string
 }
@@ -62,6 +64,9 @@ func (p Pager) Pages() int {
 	}
 	return n
 }
+
+// HasNext tells whether a later page exists.
+func (p Pager) HasNext() bool { return p.Page < p.Pages() || p.More }
 
 // PageURL builds a listing URL keeping the filters in q and setting page.
 func PageURL(path string, q url.Values) func(int) string {
