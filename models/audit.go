@@ -292,22 +292,3 @@ func (s *Store) CountEvents(ctx context.Context, action string, since time.Time)
 	err := s.q(ctx).Model(&AuditEvent{}).Where("action = ? AND at >= ?", action, since).Count(&n).Error
 	return n, notFound(err, "count "+action)
 }
-
-// Failures counts events of action since a time, by target (when target != "") or else by IP, and
-// returns the oldest of them, from which a throttle computes when the window frees up.
-func (s *Store) Failures(ctx context.Context, action, target, ip string, since time.Time) (int64, time.Time, error) {
-	scope := func() *gorm.DB {
-		q := s.q(ctx).Model(&AuditEvent{}).Where("action = ? AND at >= ?", action, since)
-		if target != "" {
-			return q.Where("target = ?", TruncateText(target, 256))
-		}
-		return q.Where("ip = ?", ip)
-	}
-	var n int64
-	if err := scope().Count(&n).Error; err != nil || n == 0 {
-		return 0, time.Time{}, notFound(err, "count failures")
-	}
-	var oldest AuditEvent
-	err := scope().Order("at").First(&oldest).Error
-	return n, oldest.At, notFound(err, "oldest failure")
-}

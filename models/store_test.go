@@ -595,47 +595,6 @@ func TestListAuditPaging(t *testing.T) {
 	})
 }
 
-func TestFailures(t *testing.T) {
-	modelstest.Each(t, func(t *testing.T, s *models.Store) {
-		now := time.Now().UTC().Truncate(time.Second)
-		for i, e := range []struct {
-			target, ip string
-			ago        time.Duration
-		}{
-			{"alice", "10.0.0.1", 20 * time.Minute}, // outside a 15-minute window
-			{"alice", "10.0.0.1", 10 * time.Minute},
-			{"alice", "10.0.0.2", 5 * time.Minute},
-			{"bob", "10.0.0.1", 3 * time.Minute},
-		} {
-			insertEvent(t, s, models.AuditEvent{At: now.Add(-e.ago), Action: models.ActionSigninFailed, Target: e.target, IP: e.ip, Detail: fmt.Sprintf(`{"n":%d}`, i)})
-		}
-		insertEvent(t, s, models.AuditEvent{At: now.Add(-time.Minute), Action: models.ActionSigninOK, Target: "alice", IP: "10.0.0.1"})
-		since := now.Add(-15 * time.Minute)
-		tests := []struct {
-			name       string
-			target, ip string
-			want       int64
-			oldest     time.Duration
-		}{
-			{"by account inside the window", "alice", "", 2, 10 * time.Minute},
-			{"by IP inside the window, any account", "", "10.0.0.1", 2, 10 * time.Minute},
-			{"other IP", "", "10.0.0.2", 1, 5 * time.Minute},
-			{"no failures", "carol", "", 0, 0},
-		}
-		for _, tt := range tests {
-			t.Run(tt.name, func(t *testing.T) {
-				n, oldest, err := s.Failures(ctx, models.ActionSigninFailed, tt.target, tt.ip, since)
-				if err != nil || n != tt.want {
-					t.Fatalf("Failures = %d, %v; want %d", n, err, tt.want)
-				}
-				if tt.want > 0 && !oldest.Equal(now.Add(-tt.oldest)) {
-					t.Fatalf("oldest = %v, want %v", oldest, now.Add(-tt.oldest))
-				}
-			})
-		}
-	})
-}
-
 func TestMigrateTwiceIsNoOp(t *testing.T) {
 	modelstest.Each(t, func(t *testing.T, s *models.Store) {
 		createUser(t, s, models.User{Username: "keep"})
