@@ -1,12 +1,14 @@
 package web_test
 
 import (
+	"context"
 	"net/http"
 	"strings"
 	"testing"
 
 	"github.com/chromedp/chromedp"
 
+	"gatehouse/models"
 	"gatehouse/web/browsertest"
 	"gatehouse/web/webtest"
 )
@@ -81,10 +83,16 @@ func TestBrowserGroups(t *testing.T) {
 		t.Errorf("the user's group links to %s", got)
 	}
 
+	ci := models.App{Name: "ci", Type: models.AppTypeProxy, Enabled: true, Access: models.AccessGroups, Groups: []string{"drivers", "ops"}, ClientID: "cid-ci"}
+	if err := app.Store.CreateApp(context.Background(), &ci); err != nil {
+		t.Fatal(err)
+	}
 	tab.Navigate(t, "/admin/groups")
 	tab.ClickAndWait(t, tid("group-drivers"))
+	wantText(t, tab, tid("group-apps"), "ci")
 	tab.ClickAndWait(t, tid("group-delete"))
 	wantText(t, tab, tid("group-delete-confirm"), "drivers")
+	wantText(t, tab, tid("delete-apps"), "ci")
 	tab.Screenshot(t, "group-delete-confirm")
 	tab.ClickAndWait(t, tid("group-delete-submit"))
 	wantText(t, tab, tid("flash"), "drivers")
