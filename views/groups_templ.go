@@ -529,9 +529,9 @@ func GroupFormPage(p Page, d GroupFormData) templ.Component {
 				return templ_7745c5c3_Err
 			}
 			var templ_7745c5c3_Var30 string
-			templ_7745c5c3_Var30, templ_7745c5c3_Err = templ.JoinStringErrs(d.Form.Rules)
+			templ_7745c5c3_Var30, templ_7745c5c3_Err = templ.JoinStringErrs(textareaText(d.Form.Rules))
 			if templ_7745c5c3_Err != nil {
-				return templ.Error{Err: templ_7745c5c3_Err, FileName: `views/groups.templ`, Line: 114, Col: 191}
+				return templ.Error{Err: templ_7745c5c3_Err, FileName: `views/groups.templ`, Line: 114, Col: 205}
 			}
 			_, templ_7745c5c3_Err = templ_7745c5c3_Buffer.WriteString(templ.EscapeString(templ_7745c5c3_Var30))
 			if templ_7745c5c3_Err != nil {
@@ -1574,6 +1574,10 @@ func UserGroupsCard(p Page, groups []models.Group) templ.Component {
 		return nil
 	})
 }
+
+// textareaText starts a textarea's content with a newline, which HTML drops: a first line the admin
+// left blank survives, and the line numbers of the errors match what the box shows.
+func textareaText(s string) string { return "\n" + s }
 
 func groupAction(id int64) string {
 	if id == 0 {
