@@ -304,3 +304,56 @@ func (s *Store) UpsertDirectoryDepartment(ctx context.Context, d *DirectoryDepar
 func (s *Store) UpsertDirectoryTag(ctx context.Context, t *DirectoryTag) error {
 	return notFound(s.q(ctx).Save(t).Error, fmt.Sprintf("save tag %d of authenticator %d", t.TagID, t.AuthenticatorID))
 }
+
+// RenameAuthenticatorInGroups rewrites the dept: and tag: rules naming an authenticator when it is
+// renamed, so that groups keep meaning the same corp. Call it in the rename's transaction. It returns
+// the names of the groups changed.
+func (s *Store) RenameAuthenticatorInGroups(ctx context.Context, oldName, newName string) ([]string, error) {
+	return s.editGroupRules(ctx, oldName, func(kind, id string) string { return kind + ":" + newName + ":" + id })
+}
+
+// DropAuthenticatorFromGroups removes the dept: and tag: rules naming an authenticator that is being
+// deleted: department and tag ids mean something only in its corp, and a later authenticator of the
+// same name (another corp, perhaps) must not inherit them. Call it in the delete's transaction.
+func (s *Store) DropAuthenticatorFromGroups(ctx context.Context, name string) ([]string, error) {
+	return s.editGroupRules(ctx, name, func(string, string) string { return "" })
+}
+
+// editGroupRules replaces every rule line "<dept|tag>:<name>:<id>" of every group by edit(kind, id)
+// (nothing when edit returns ""), rows locked, and saves the groups that changed.
+func (s *Store) editGroupRules(ctx context.Context, name string, edit func(kind, id string) string) ([]string, error) {
+	var groups []Group
+	err := s.forUpdate(ctx).Where(`rules LIKE ? ESCAPE '\' OR rules LIKE ? ESCAPE '\'`, "%dept:"+escapeLike(name)+":%", "%tag:"+escapeLike(name)+":%").Order("name").Find(&groups).Error
+	if err != nil {
+		return nil, fmt.Errorf("groups naming authenticator %q: %w", name, err)
+	}
+	var changed []string
+	for _, g := range groups {
+		var b strings.Builder
+		touched := false
+		for line := range strings.Lines(g.Rules) {
+			l := strings.TrimSpace(line)
+			kind, rest, _ := strings.Cut(l, ":")
+			auth, id, ok := strings.Cut(rest, ":")
+			if (kind == "dept" || kind == "tag") && ok && strings.TrimSpace(auth) == name {
+				touched = true
+				if l = edit(kind, strings.TrimSpace(id)); l == "" {
+					continue
+				}
+			}
+			if l != "" {
+				b.WriteString(l)
+				b.WriteByte('\n')
+			}
+		}
+		if !touched {
+			continue
+		}
+		g.Rules = b.String()
+		if err := s.SaveGroup(ctx, &g); err != nil {
+			return nil, err
+		}
+		changed = append(changed, g.Name)
+	}
+	return changed, nil
+}

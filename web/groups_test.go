@@ -14,6 +14,7 @@ import (
 	"github.com/PuerkitoBio/goquery"
 
 	"gatehouse/models"
+	"gatehouse/models/modelstest"
 	"gatehouse/web/webtest"
 )
 
@@ -437,4 +438,68 @@ func TestSecurityGroupsAdminOnly(t *testing.T) {
 			t.Error("a refused request changed the groups")
 		}
 	})
+}
+
+// TestSecurityGroupsFollowAuthenticator: renaming a WeCom authenticator rewrites the groups' rules that
+// name it (the group keeps its members); deleting it drops those rules, so that a new authenticator
+// given the old name (another corp, whose department ids mean other people) inherits nothing.
+func TestSecurityGroupsFollowAuthenticator(t *testing.T) {
+	for _, dialect := range modelstest.Dialects() {
+		t.Run(dialect, func(t *testing.T) {
+			w := newWorld(t, dialect, worldSpec{})
+			app := w.app
+			ctx := context.Background()
+			if err := app.Store.UpsertDirectoryDepartment(ctx, &models.DirectoryDepartment{AuthenticatorID: w.a.ID, DeptID: 2, ParentID: 1, Name: "R&D"}); err != nil {
+				t.Fatal(err)
+			}
+			fxUser(t, app, "root", true)
+			admin := fxSignedIn(t, app, "root")
+			alice := fxUser(t, app, "alice", false)
+			b := w.bind(t, w.a, alice, "alice")
+			if err := app.Store.SaveDirectoryMember(ctx, &models.DirectoryMember{BindingID: b.ID, AuthenticatorID: w.a.ID, UserID: alice.ID, Status: 1,
+				Departments: []int64{2}, Ancestry: []int64{2, 1}, RefreshedAt: time.Now().UTC()}); err != nil {
+				t.Fatal(err)
+			}
+			gw := &groupsWorld{app: app, admin: admin}
+			id := gw.create(t, "research", "R&D", "dept:corp:2\nuser:alice")
+			other := gw.create(t, "others", "Others", "user:alice")
+			rules := func(id int64) string {
+				g, err := app.Store.Group(ctx, id)
+				if err != nil {
+					t.Fatal(err)
+				}
+				return g.Rules
+			}
+
+			if r := admin.Post("/admin/authenticators/"+itoa(w.a.ID), editForm(w, map[string]string{"name": "acme"})); r.StatusCode != http.StatusSeeOther {
+				t.Fatalf("rename the authenticator: %d %s", r.StatusCode, r.Find(".field-error").Text())
+			}
+			if got := rules(id); got != "dept:acme:2\nuser:alice\n" {
+				t.Errorf("after the rename, rules %q", got)
+			}
+			if got := rules(other); got != "user:alice\n" {
+				t.Errorf("a group not naming the authenticator changed: %q", got)
+			}
+			if got := texts(admin.Get("/admin/groups/"+itoa(id)), "[data-testid=member-row] a"); !slices.Equal(got, []string{"alice"}) {
+				t.Errorf("members after the rename %v", got)
+			}
+
+			if r := admin.Post("/admin/authenticators/"+itoa(w.a.ID)+"/delete", fxForm("confirm", "yes")); r.StatusCode != http.StatusSeeOther {
+				t.Fatalf("delete the authenticator: %d", r.StatusCode)
+			}
+			if got := rules(id); got != "user:alice\n" {
+				t.Errorf("after the delete, rules %q", got)
+			}
+			// A new authenticator named like the old one, another corp with a department 2 and bob in it.
+			acme := app.CreateWeComAuthenticator(webtest.WeComAuthenticator{Name: "acme", CorpID: "wwother0123456789a", AgentID: 5, Secret: "s"})
+			bob := fxUser(t, app, "bob", false)
+			if err := app.Store.SaveDirectoryMember(ctx, &models.DirectoryMember{BindingID: 999, AuthenticatorID: acme.ID, UserID: bob.ID, Status: 1,
+				Departments: []int64{2}, Ancestry: []int64{2, 1}, RefreshedAt: time.Now().UTC()}); err != nil {
+				t.Fatal(err)
+			}
+			if got := texts(admin.Get("/admin/groups/"+itoa(id)), "[data-testid=member-row] a"); !slices.Equal(got, []string{"alice"}) {
+				t.Errorf("members after a new authenticator took the name: %v", got)
+			}
+		})
+	}
 }
