@@ -417,3 +417,35 @@ func TestGroupRenameAndDeleteUpdateApps(t *testing.T) {
 		}
 	})
 }
+
+// TestAuthenticatorNameInRules: renaming an authenticator rewrites exactly the rules naming it (not
+// one whose name merely starts the same), dropping it removes exactly those.
+func TestAuthenticatorNameInRules(t *testing.T) {
+	modelstest.Each(t, func(t *testing.T, st *models.Store) {
+		ctx := context.Background()
+		w := newDirectoryWorld(t, st)
+		w.user(t, "alice", false)
+		a := w.group(t, "a", "dept:corp:2\ntag:corp:7\ndept:branch:2\nuser:alice")
+		b := w.group(t, "b", "dept:branch:1")
+		changed, err := st.RenameAuthenticatorInGroups(ctx, "branch", "branch-office")
+		if err != nil || !slices.Equal(changed, []string{"a", "b"}) {
+			t.Fatalf("rename changed %v, %v", changed, err)
+		}
+		changed, err = st.DropAuthenticatorFromGroups(ctx, "corp")
+		if err != nil || !slices.Equal(changed, []string{"a"}) {
+			t.Fatalf("drop changed %v, %v", changed, err)
+		}
+		for _, tc := range []struct {
+			id   int64
+			want string
+		}{{a.ID, "dept:branch-office:2\nuser:alice\n"}, {b.ID, "dept:branch-office:1\n"}} {
+			g, err := st.Group(ctx, tc.id)
+			if err != nil || g.Rules != tc.want {
+				t.Errorf("group %d rules %q, want %q (%v)", tc.id, g.Rules, tc.want, err)
+			}
+		}
+		if changed, err := st.RenameAuthenticatorInGroups(ctx, "branch", "x"); err != nil || len(changed) != 0 {
+			t.Errorf("renaming a name no rule uses changed %v, %v", changed, err)
+		}
+	})
+}
