@@ -116,7 +116,7 @@ func UserGroupList(ctx context.Context, st *models.Store, u models.User) ([]mode
 	if err != nil || len(groups) == 0 {
 		return nil, err
 	}
-	members, err := st.UserDirectoryMembers(ctx, u.ID)
+	members, err := st.BoundDirectoryMembers(ctx, u.ID)
 	if err != nil {
 		return nil, err
 	}

@@ -29,12 +29,19 @@ func TestGroupMembersScale(t *testing.T) {
 		if err := st.DB().CreateInBatches(&users, 1000).Error; err != nil {
 			t.Fatal(err)
 		}
-		members := make([]models.DirectoryMember, n)
 		now := time.Now().UTC()
+		bindings := make([]models.Binding, n)
+		for i, u := range users {
+			bindings[i] = models.Binding{UserID: u.ID, AuthenticatorID: w.corp.ID, Subject: u.Username, CorpID: w.corp.Options.CorpID, CreatedAt: now}
+		}
+		if err := st.DB().CreateInBatches(&bindings, 1000).Error; err != nil {
+			t.Fatal(err)
+		}
+		members := make([]models.DirectoryMember, n)
 		for i, u := range users {
 			// Departments 10..109 under 2 (research) under 1; every 7th is tagged 7; every 50th has left.
 			dept := int64(10 + i%100)
-			members[i] = models.DirectoryMember{BindingID: int64(i + 1), AuthenticatorID: w.corp.ID, UserID: u.ID, Status: models.MemberActive,
+			members[i] = models.DirectoryMember{BindingID: bindings[i].ID, AuthenticatorID: w.corp.ID, UserID: u.ID, Status: models.MemberActive,
 				Departments: []int64{dept}, Ancestry: []int64{dept, 2, 1}, Tags: []int64{}, RefreshedAt: now}
 			if i%7 == 0 {
 				members[i].Tags = []int64{7}

@@ -143,11 +143,10 @@ func TestDepartmentPath(t *testing.T) {
 // directoryWorld is a store with two WeCom authenticators ("corp" and "branch") whose corps both have a
 // department 2, the password authenticator, and users.
 type directoryWorld struct {
-	st            *models.Store
-	corp, branch  models.Authenticator
-	users         map[string]models.User
-	nextBindingID int64
-	ctx           context.Context
+	st           *models.Store
+	corp, branch models.Authenticator
+	users        map[string]models.User
+	ctx          context.Context
 }
 
 func newDirectoryWorld(t *testing.T, st *models.Store) *directoryWorld {
@@ -196,10 +195,13 @@ func (w *directoryWorld) user(t *testing.T, name string, disabled bool) models.U
 }
 
 // member records what WeCom said about u at authenticator a.
-func (w *directoryWorld) member(t *testing.T, u models.User, a models.Authenticator, ancestry, tags []int64, suspended bool) {
+func (w *directoryWorld) member(t *testing.T, u models.User, a models.Authenticator, ancestry, tags []int64, suspended bool) models.Binding {
 	t.Helper()
-	w.nextBindingID++
-	m := models.DirectoryMember{BindingID: w.nextBindingID, AuthenticatorID: a.ID, UserID: u.ID, Status: models.MemberActive,
+	b := models.Binding{UserID: u.ID, AuthenticatorID: a.ID, Subject: u.Username, CorpID: a.Options.CorpID, CreatedAt: time.Now().UTC()}
+	if err := w.st.CreateBinding(w.ctx, &b); err != nil {
+		t.Fatal(err)
+	}
+	m := models.DirectoryMember{BindingID: b.ID, AuthenticatorID: a.ID, UserID: u.ID, Status: models.MemberActive,
 		Departments: ancestry[:min(1, len(ancestry))], Ancestry: ancestry, Tags: tags, RefreshedAt: time.Now().UTC()}
 	if suspended {
 		now := time.Now().UTC()
@@ -208,6 +210,7 @@ func (w *directoryWorld) member(t *testing.T, u models.User, a models.Authentica
 	if err := w.st.SaveDirectoryMember(w.ctx, &m); err != nil {
 		t.Fatal(err)
 	}
+	return b
 }
 
 func (w *directoryWorld) group(t *testing.T, name, rules string) models.Group {
@@ -248,7 +251,7 @@ func TestGroupMembersAndUserGroups(t *testing.T) {
 		w.user(t, "erin", false)           // no WeCom at all
 		frank := w.user(t, "frank", false) // corp backend, but left; branch tag 7 active
 		w.user(t, "grace", false)          // nothing
-		w.member(t, alice, w.corp, []int64{3, 2, 1}, []int64{7}, false)
+		aliceAtCorp := w.member(t, alice, w.corp, []int64{3, 2, 1}, []int64{7}, false)
 		w.member(t, bob, w.branch, []int64{2, 1}, nil, false)
 		w.member(t, carol, w.corp, []int64{4, 1}, []int64{7}, true)
 		w.member(t, dave, w.corp, []int64{2, 1}, nil, false)
@@ -312,6 +315,19 @@ func TestGroupMembersAndUserGroups(t *testing.T) {
 		if !apps.Allowed(app, alice, aliceGroups) {
 			t.Error("alice, in research, was refused")
 		}
+
+		// Unbound from corp, what corp said about Alice no longer counts (the row may outlive the
+		// binding); her named group stays.
+		if _, err := st.DeleteUserBinding(w.ctx, alice.ID, aliceAtCorp.ID); err != nil {
+			t.Fatal(err)
+		}
+		if got, _ := directory.UserGroups(w.ctx, st, alice); !slices.Equal(got, []string{"named"}) {
+			t.Errorf("unbound alice's groups %v, want [named]", got)
+		}
+		if got := w.members(t, groups["research"]); !slices.Equal(got, []string{"dave"}) {
+			t.Errorf("research after alice's unbinding: %v", got)
+		}
+		w.member(t, alice, w.corp, []int64{3, 2, 1}, []int64{7}, false) // bound again; the stale row stays ignored
 
 		// The listing's counts agree.
 		sums, err := directory.GroupSummaries(w.ctx, st)

@@ -201,15 +201,33 @@ func (s *Store) groupMembersQuery(ctx context.Context, m GroupMatch) *gorm.DB {
 	q := s.q(ctx).Model(&User{})
 	switch {
 	case len(conds) > 0 && len(m.Usernames) > 0:
-		sub := s.q(ctx).Model(&DirectoryMember{}).Select("user_id").Where("suspended_at IS NULL").Where(strings.Join(conds, " OR "), args...)
-		q = q.Where("id IN (?) OR username IN ?", sub, m.Usernames)
+		q = q.Where("id IN (?) OR username IN ?", s.matchingMembers(ctx, conds, args), m.Usernames)
 	case len(conds) > 0:
-		sub := s.q(ctx).Model(&DirectoryMember{}).Select("user_id").Where("suspended_at IS NULL").Where(strings.Join(conds, " OR "), args...)
-		q = q.Where("id IN (?)", sub)
+		q = q.Where("id IN (?)", s.matchingMembers(ctx, conds, args))
 	default:
 		q = q.Where("username IN ?", m.Usernames)
 	}
 	return q
+}
+
+// matchingMembers selects the user ids of the directory members meeting one of conds whose binding
+// still exists (what WeCom said about a member outlives an unbinding until the row is cleaned up)
+// and is not suspended.
+func (s *Store) matchingMembers(ctx context.Context, conds []string, args []any) *gorm.DB {
+	return s.q(ctx).Model(&DirectoryMember{}).Select("user_id").
+		Where("suspended_at IS NULL").
+		Where("EXISTS (SELECT 1 FROM user_authenticators b WHERE b.id = directory_members.binding_id AND b.user_id = directory_members.user_id)").
+		Where(strings.Join(conds, " OR "), args...)
+}
+
+// BoundDirectoryMembers is UserDirectoryMembers without the rows of bindings that no longer exist:
+// what group rules match on.
+func (s *Store) BoundDirectoryMembers(ctx context.Context, userID int64) ([]DirectoryMember, error) {
+	var list []DirectoryMember
+	err := s.q(ctx).Where("user_id = ?", userID).
+		Where("EXISTS (SELECT 1 FROM user_authenticators b WHERE b.id = directory_members.binding_id AND b.user_id = directory_members.user_id)").
+		Order("binding_id").Find(&list).Error
+	return list, notFound(err, fmt.Sprintf("bound directory members of user %d", userID))
 }
 
 // GroupMembers returns one page of the users a group's rules match, by username, and how many there

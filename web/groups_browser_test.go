@@ -11,6 +11,7 @@ import (
 	"gatehouse/models"
 	"gatehouse/web/browsertest"
 	"gatehouse/web/webtest"
+	"gatehouse/wecom/wecomtest"
 )
 
 // TestBrowserGroups: an administrator lists the groups, opens one, adds a department and a tag with
@@ -18,7 +19,8 @@ import (
 // the members, is told beside the field which line is wrong, and finds the groups on a user's page;
 // the same pages in Chinese.
 func TestBrowserGroups(t *testing.T) {
-	app := webtest.New(t, "sqlite")
+	_, sim := wecomtest.NewServer(t)
+	app := webtest.New(t, "sqlite", webtest.WithWeCom(sim.URL))
 	w := newGroupsWorld(t, app)
 	alice := w.user(t, "alice", &w.corp, []int64{3, 2, 1}, nil, false)
 	w.user(t, "bob", &w.branch, []int64{2, 1}, []int64{7}, false)

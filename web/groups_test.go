@@ -16,6 +16,7 @@ import (
 	"gatehouse/models"
 	"gatehouse/models/modelstest"
 	"gatehouse/web/webtest"
+	"gatehouse/wecom/wecomtest"
 )
 
 // groupsWorld is a Gatehouse with two WeCom authenticators whose corps both have a department 2,
@@ -25,13 +26,19 @@ type groupsWorld struct {
 	corp, branch models.Authenticator
 	admin        *webtest.Client
 	users        map[string]models.User
-	nextBinding  int64
+}
+
+// forEachGroups runs fn on each database, the app's WeCom API pointed at a simulator that knows
+// none of the test's corps: the user page asks WeCom about each binding and must never reach out.
+func forEachGroups(t *testing.T, fn func(t *testing.T, app *webtest.App)) {
+	_, sim := wecomtest.NewServer(t)
+	webtest.ForEach(t, fn, webtest.WithWeCom(sim.URL))
 }
 
 func newGroupsWorld(t *testing.T, app *webtest.App) *groupsWorld {
 	t.Helper()
 	ctx := context.Background()
-	w := &groupsWorld{app: app, users: map[string]models.User{}, nextBinding: 1000}
+	w := &groupsWorld{app: app, users: map[string]models.User{}}
 	w.corp = app.CreateWeComAuthenticator(webtest.WeComAuthenticator{Name: "corp", Title: "Acme", CorpID: "wwacme0123456789ab", AgentID: 1000002, Secret: "s"})
 	w.branch = app.CreateWeComAuthenticator(webtest.WeComAuthenticator{Name: "branch", Title: "Acme Branch", CorpID: "wwbranch0123456789", AgentID: 1000003, Secret: "s"})
 	for _, d := range []models.DirectoryDepartment{
@@ -73,8 +80,11 @@ func (w *groupsWorld) user(t *testing.T, name string, a *models.Authenticator, a
 
 func (w *groupsWorld) member(t *testing.T, u models.User, a models.Authenticator, ancestry, tags []int64, suspended bool) {
 	t.Helper()
-	w.nextBinding++
-	m := models.DirectoryMember{BindingID: w.nextBinding, AuthenticatorID: a.ID, UserID: u.ID, Status: models.MemberActive,
+	b := models.Binding{UserID: u.ID, AuthenticatorID: a.ID, Subject: u.Username, CorpID: a.Options.CorpID, CreatedAt: time.Now().UTC()}
+	if err := w.app.Store.CreateBinding(context.Background(), &b); err != nil {
+		t.Fatal(err)
+	}
+	m := models.DirectoryMember{BindingID: b.ID, AuthenticatorID: a.ID, UserID: u.ID, Status: models.MemberActive,
 		Departments: ancestry[:1], Ancestry: ancestry, Tags: tags, RefreshedAt: time.Now().UTC()}
 	if suspended {
 		now := time.Now().UTC()
@@ -111,7 +121,7 @@ func texts(r *webtest.Response, sel string) []string {
 // departments with their paths and the tags, saves a change; each step is audited and the audit log
 // filters by action; the user page lists the user's groups.
 func TestGroupsAdmin(t *testing.T) {
-	webtest.ForEach(t, func(t *testing.T, app *webtest.App) {
+	forEachGroups(t, func(t *testing.T, app *webtest.App) {
 		w := newGroupsWorld(t, app)
 		alice := w.user(t, "alice", &w.corp, []int64{3, 2, 1}, nil, false)
 		w.user(t, "bob", &w.branch, []int64{2, 1}, nil, false)       // the other corp's department 2
@@ -200,7 +210,7 @@ func TestGroupsAdmin(t *testing.T) {
 
 // TestGroupsMembersPaged: a group with more members than a page lists them in pages of 50, by username.
 func TestGroupsMembersPaged(t *testing.T) {
-	webtest.ForEach(t, func(t *testing.T, app *webtest.App) {
+	forEachGroups(t, func(t *testing.T, app *webtest.App) {
 		w := newGroupsWorld(t, app)
 		for i := range 120 {
 			w.user(t, fmt.Sprintf("u%03d", i), &w.corp, []int64{3, 2, 1}, nil, i%10 == 9) // every tenth has left
@@ -226,7 +236,7 @@ func TestGroupsMembersPaged(t *testing.T) {
 // TestGroupsValidation: every problem of the form is told beside its field, translated, with the
 // line number for rules, answered 422 with the input kept, and nothing is saved.
 func TestGroupsValidation(t *testing.T) {
-	webtest.ForEach(t, func(t *testing.T, app *webtest.App) {
+	forEachGroups(t, func(t *testing.T, app *webtest.App) {
 		w := newGroupsWorld(t, app)
 		w.user(t, "alice", nil, nil, nil, false)
 		existing := w.create(t, "taken", "Taken", "")
@@ -320,7 +330,7 @@ func groupsSnapshot(t *testing.T, app *webtest.App) string {
 // TestGroupsRenameAndDeleteWithApps: renaming a group renames it in the applications that name it;
 // deleting asks first, listing those applications, then removes the group and its name from them.
 func TestGroupsRenameAndDeleteWithApps(t *testing.T) {
-	webtest.ForEach(t, func(t *testing.T, app *webtest.App) {
+	forEachGroups(t, func(t *testing.T, app *webtest.App) {
 		ctx := context.Background()
 		w := newGroupsWorld(t, app)
 		id := w.create(t, "research", "R&D", "dept:corp:2")
@@ -405,7 +415,7 @@ func appGroups(t *testing.T, app *webtest.App) string {
 // TestSecurityGroupsAdminOnly: a signed-in member who is not an admin is refused every groups route
 // with 403, an anonymous visitor is sent to sign in, and neither changes anything.
 func TestSecurityGroupsAdminOnly(t *testing.T) {
-	webtest.ForEach(t, func(t *testing.T, app *webtest.App) {
+	forEachGroups(t, func(t *testing.T, app *webtest.App) {
 		w := newGroupsWorld(t, app)
 		id := itoa(w.create(t, "research", "R&D", "dept:corp:2"))
 		member := fxSignedIn(t, app, "member")
@@ -493,7 +503,8 @@ func TestSecurityGroupsFollowAuthenticator(t *testing.T) {
 			// A new authenticator named like the old one, another corp with a department 2 and bob in it.
 			acme := app.CreateWeComAuthenticator(webtest.WeComAuthenticator{Name: "acme", CorpID: "wwother0123456789a", AgentID: 5, Secret: "s"})
 			bob := fxUser(t, app, "bob", false)
-			if err := app.Store.SaveDirectoryMember(ctx, &models.DirectoryMember{BindingID: 999, AuthenticatorID: acme.ID, UserID: bob.ID, Status: 1,
+			bb := w.bind(t, acme, bob, "bob")
+			if err := app.Store.SaveDirectoryMember(ctx, &models.DirectoryMember{BindingID: bb.ID, AuthenticatorID: acme.ID, UserID: bob.ID, Status: 1,
 				Departments: []int64{2}, Ancestry: []int64{2, 1}, RefreshedAt: time.Now().UTC()}); err != nil {
 				t.Fatal(err)
 			}
