@@ -19,9 +19,16 @@ import (
 // the members, is told beside the field which line is wrong, and finds the groups on a user's page;
 // the same pages in Chinese.
 func TestBrowserGroups(t *testing.T) {
-	_, sim := wecomtest.NewServer(t)
-	app := webtest.New(t, "sqlite", webtest.WithWeCom(sim.URL))
+	sim, simSrv := wecomtest.NewServer(t)
+	app := webtest.New(t, "sqlite", webtest.WithWeCom(simSrv.URL))
 	w := newGroupsWorld(t, app)
+	// The user page asks WeCom about each binding: the corp knows Alice.
+	if err := sim.AddCorp(wecomtest.Corp{ID: w.corp.Options.CorpID, Name: "Acme", Apps: []wecomtest.App{{AgentID: w.corp.Options.AgentID, Secret: "s", Name: "Gatehouse"}}}); err != nil {
+		t.Fatal(err)
+	}
+	if err := sim.AddMember(w.corp.Options.CorpID, wecomtest.Member{UserID: "alice", Name: "王小丽", Mobile: "13800000001"}); err != nil {
+		t.Fatal(err)
+	}
 	alice := w.user(t, "alice", &w.corp, []int64{3, 2, 1}, nil, false)
 	w.user(t, "bob", &w.branch, []int64{2, 1}, []int64{7}, false)
 	w.user(t, "dave", &w.corp, []int64{4, 1}, []int64{7}, false)
