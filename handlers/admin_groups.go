@@ -177,7 +177,7 @@ func (h *Handlers) renderGroupForm(c *gin.Context, status int, titleID string, d
 			h.fail(c, err)
 			return
 		}
-		d.Apps, saved = appNames(apps), g.Name
+		d.Apps, d.Saved, saved = appNames(apps), g.Name, g.Name
 		page := pageNumber(c)
 		d.Members, d.MembersTotal, err = directory.GroupMembers(ctx, h.Store, g, (page-1)*membersPerPage, membersPerPage)
 		if err != nil {
