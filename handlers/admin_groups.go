@@ -164,7 +164,6 @@ func (h *Handlers) renderGroupForm(c *gin.Context, status int, titleID string, d
 		d.Pickers = append(d.Pickers, views.GroupPicker{AuthName: pk.Authenticator.Name, AuthTitle: pk.Authenticator.Title,
 			Departments: pickerEntries(pk.Departments), Tags: pickerEntries(pk.Tags)})
 	}
-	saved := ""
 	if d.ID != 0 {
 		// The members and applications are those of the group as saved, also when the form was refused.
 		g, err := h.Store.Group(ctx, d.ID)
@@ -177,7 +176,7 @@ func (h *Handlers) renderGroupForm(c *gin.Context, status int, titleID string, d
 			h.fail(c, err)
 			return
 		}
-		d.Apps, d.Saved, saved = appNames(apps), g.Name, g.Name
+		d.Apps, d.Saved = appNames(apps), g.Name
 		page := pageNumber(c)
 		d.Members, d.MembersTotal, err = directory.GroupMembers(ctx, h.Store, g, (page-1)*membersPerPage, membersPerPage)
 		if err != nil {
@@ -188,8 +187,8 @@ func (h *Handlers) renderGroupForm(c *gin.Context, status int, titleID string, d
 			URL: views.PageURL("/admin/groups/"+strconv.FormatInt(g.ID, 10), c.Request.URL.Query())}
 	}
 	p := h.page(c, titleID, "groups")
-	if saved != "" {
-		p.Title = saved // also when a refused form holds another name, or none
+	if d.Saved != "" {
+		p.Title = d.Saved // also when a refused form holds another name, or none
 	}
 	h.render(c, status, views.GroupFormPage(p, d))
 }
