@@ -254,6 +254,11 @@ func (s *WeComAuthenticators) Update(ctx context.Context, id int64, in WeComInpu
 		if err := tx.SaveAuthenticator(ctx, &a); err != nil {
 			return err
 		}
+		if ch.Before.Name != a.Name { // groups' rules name it (DESIGN.md §11)
+			if _, err := tx.RenameAuthenticatorInGroups(ctx, ch.Before.Name, a.Name); err != nil {
+				return err
+			}
+		}
 		// Disabling ends the sessions made through the authenticator; so does a new corp or host,
 		// whose bindings go too.
 		if !moved && (a.Enabled || !ch.Before.Enabled) {

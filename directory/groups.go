@@ -38,7 +38,7 @@ func (r Rule) String() string {
 }
 
 // ParseRule reads one line of rules. It checks the shape only; whether the authenticator, department,
-// tag or user exists is the form's check.
+// tag or user exists is the form's check (CheckRules). Usernames are normalised as users' are.
 func ParseRule(line string) (Rule, error) {
 	kind, rest, ok := strings.Cut(strings.TrimSpace(line), ":")
 	if !ok {
@@ -46,14 +46,16 @@ func ParseRule(line string) (Rule, error) {
 	}
 	switch kind {
 	case RuleUser:
-		if rest == "" {
-			return Rule{}, fmt.Errorf("rule %q: no username", line)
+		name := models.NormalizeUsername(rest)
+		if name == "" || strings.ContainsAny(name, " \t:") {
+			return Rule{}, fmt.Errorf("rule %q: want user:<username>", line)
 		}
-		return Rule{Kind: RuleUser, Username: rest}, nil
+		return Rule{Kind: RuleUser, Username: name}, nil
 	case RuleDept, RuleTag:
 		name, id, ok := strings.Cut(rest, ":")
+		name, id = strings.TrimSpace(name), strings.TrimSpace(id)
 		n, err := strconv.ParseInt(id, 10, 64)
-		if !ok || name == "" || err != nil || n < 0 {
+		if !ok || name == "" || strings.ContainsAny(name, " \t:") || err != nil || n <= 0 {
 			return Rule{}, fmt.Errorf("rule %q: want %s:<authenticator>:<id>", line, kind)
 		}
 		return Rule{Kind: kind, Authenticator: name, ID: n}, nil
@@ -97,14 +99,46 @@ func (r Rule) Matches(u models.User, members []models.DirectoryMember, authName 
 // UserGroups returns the names of the groups whose rules match the user, sorted. A group whose rules
 // no longer parse matches nobody.
 func UserGroups(ctx context.Context, st *models.Store, u models.User) ([]string, error) {
+	groups, err := UserGroupList(ctx, st, u)
+	if err != nil || len(groups) == 0 {
+		return nil, err
+	}
+	names := make([]string, len(groups))
+	for i, g := range groups {
+		names[i] = g.Name
+	}
+	return names, nil
+}
+
+// UserGroupList returns the groups whose rules match the user, by name.
+func UserGroupList(ctx context.Context, st *models.Store, u models.User) ([]models.Group, error) {
 	groups, err := st.Groups(ctx)
 	if err != nil || len(groups) == 0 {
 		return nil, err
 	}
-	members, err := st.UserDirectoryMembers(ctx, u.ID)
+	members, err := st.BoundDirectoryMembers(ctx, u.ID)
 	if err != nil {
 		return nil, err
 	}
+	authName, err := authenticatorNames(ctx, st)
+	if err != nil {
+		return nil, err
+	}
+	var out []models.Group
+	for _, g := range groups {
+		rules, err := ParseRules(g.Rules)
+		if err != nil {
+			continue
+		}
+		if slices.ContainsFunc(rules, func(r Rule) bool { return r.Matches(u, members, authName) }) {
+			out = append(out, g)
+		}
+	}
+	slices.SortFunc(out, func(a, b models.Group) int { return strings.Compare(a.Name, b.Name) })
+	return out, nil
+}
+
+func authenticatorNames(ctx context.Context, st *models.Store) (map[int64]string, error) {
 	auths, err := st.Authenticators(ctx)
 	if err != nil {
 		return nil, err
@@ -113,16 +147,5 @@ func UserGroups(ctx context.Context, st *models.Store, u models.User) ([]string,
 	for _, a := range auths {
 		authName[a.ID] = a.Name
 	}
-	var names []string
-	for _, g := range groups {
-		rules, err := ParseRules(g.Rules)
-		if err != nil {
-			continue
-		}
-		if slices.ContainsFunc(rules, func(r Rule) bool { return r.Matches(u, members, authName) }) {
-			names = append(names, g.Name)
-		}
-	}
-	slices.Sort(names)
-	return names, nil
+	return authName, nil
 }

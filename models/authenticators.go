@@ -207,6 +207,9 @@ func (s *Store) DeleteAuthenticator(ctx context.Context, id int64) error {
 		if err := tx.q(ctx).Where("authenticator_id = ?", id).Delete(&Binding{}).Error; err != nil {
 			return fmt.Errorf("delete bindings of authenticator %d: %w", id, err)
 		}
+		if _, err := tx.DropAuthenticatorFromGroups(ctx, a.Name); err != nil {
+			return err
+		}
 		return notFound(tx.q(ctx).Delete(&Authenticator{}, id).Error, fmt.Sprintf("delete authenticator %d", id))
 	})
 }
