@@ -3,6 +3,7 @@ package web_test
 import (
 	"context"
 	"errors"
+	"net"
 	"net/http"
 	"regexp"
 	"strconv"
@@ -169,5 +170,43 @@ func TestDirectorySweepOff(t *testing.T) {
 	admin.Language = "zh-Hans"
 	if r = admin.Get("/admin"); sweepText(r, "sweep-state") != "已关闭" {
 		t.Errorf("zh state %q", sweepText(r, "sweep-state"))
+	}
+}
+
+// TestSecurityDirectorySweepRunsWithServer: a serving Gatehouse sweeps on its own at start-up, cutting
+// off a member who left (every session ended), and the sweep stops with the server.
+func TestSecurityDirectorySweepRunsWithServer(t *testing.T) {
+	w, _ := sweepWorld(t, "sqlite")
+	bob, err := w.app.Store.UserByUsername(context.Background(), "bob")
+	if err != nil {
+		t.Fatal(err)
+	}
+	now := time.Now().UTC()
+	must(t, w.app.Store.CreateSession(context.Background(), &models.Session{ID: "bob-session", UserID: bob.ID, CreatedAt: now, LastSeenAt: now, ExpiresAt: now.Add(time.Hour)}))
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx, stop := context.WithCancel(context.Background())
+	served := make(chan error, 1)
+	go func() { served <- w.app.Gatehouse.Serve(ctx, ln) }()
+	deadline := time.Now().Add(5 * time.Second)
+	for {
+		if _, _, err := w.app.Store.ActiveSession(context.Background(), "bob-session", time.Now().UTC()); err != nil {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatal("the serving app did not cut off the member who left")
+		}
+		time.Sleep(10 * time.Millisecond)
+	}
+	stop()
+	select {
+	case err := <-served:
+		if err != nil {
+			t.Fatalf("Serve: %v", err)
+		}
+	case <-time.After(15 * time.Second):
+		t.Fatal("Serve did not return after shutdown")
 	}
 }
