@@ -594,3 +594,30 @@ func TestSweepRunTicks(t *testing.T) {
 		}
 	})
 }
+
+// TestSweepStopsWhenLeaseLost: an instance that stalled past its lease stops at its next renewal once
+// another instance took the lease, instead of sweeping beside it.
+func TestSweepStopsWhenLeaseLost(t *testing.T) {
+	modelstest.Each(t, func(t *testing.T, st *models.Store) {
+		e := newSweepEnv(t, st, nil)
+		for i := range 6 {
+			e.bind(t, fmt.Sprintf("m%d", i), models.MemberActive, true, false)
+		}
+		e.reader.after = func(k int) {
+			if k == 3 { // a stall of 31 s, during which another instance takes the expired lease
+				e.clock.Advance(31 * time.Second)
+				now := e.clock.Now()
+				if ok, err := st.AcquireLease(context.Background(), "directory-sweep", "other", now, now.Add(30*time.Second)); !ok || err != nil {
+					t.Errorf("the other instance could not take the expired lease: %v, %v", ok, err)
+				}
+			}
+		}
+		err := e.sweeper(directory.SweepOptions{Holder: "stalled"}).Step(context.Background())
+		if err == nil || !strings.Contains(err.Error(), "lease lost") || e.reader.total() != 3 {
+			t.Fatalf("stalled step: %v after %d calls; want it stopped by the lost lease after 3", err, e.reader.total())
+		}
+		if r := latestRound(t, st); r.MembersChecked != 3 || r.FinishedAt != nil {
+			t.Errorf("round = %+v, want 3 checked (the answered call is kept), unfinished", r)
+		}
+	})
+}
