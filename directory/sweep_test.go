@@ -15,6 +15,7 @@ import (
 	"gatehouse/directory"
 	"gatehouse/models"
 	"gatehouse/models/modelstest"
+	"gatehouse/web/securitytest"
 	"gatehouse/wecom"
 	"gatehouse/wecom/wecomtest"
 )
@@ -135,8 +136,8 @@ func newSweepEnv(t *testing.T, st *models.Store, failing map[string]int) *sweepE
 		t.Fatal(err)
 	}
 	httpClient := &http.Client{Transport: failingTransport{next: http.DefaultTransport, status: failing}}
-	client := wecom.NewClient(httpClient, nil)
 	clock := &fakeClock{t: time.Now().UTC()}
+	client := wecom.NewClient(httpClient, nil, wecom.WithBreaker(wecom.BreakerSettings{Now: clock.Now}))
 	log := slog.New(slog.NewTextHandler(io.Discard, nil))
 	reader := &countingReader{now: clock.Now, next: directory.WeComReader{Client: client, Config: func(a models.Authenticator) (wecom.Config, error) {
 		return wecom.Config{APIBase: srv.URL, CorpID: a.Options.CorpID, AgentID: a.Options.AgentID, Secret: "app-secret"}, nil
@@ -215,20 +216,26 @@ func TestSecuritySweepCutsOffLeavers(t *testing.T) {
 		ctx := context.Background()
 		e := newSweepEnv(t, st, nil)
 		type member struct {
+			attack        string
 			userid        string
 			status        int
 			inSim, hidden bool
-			wantCut       bool
+			want          string
 		}
+		const (
+			cutOff    = "cut off: binding suspended, session ended, user disabled"
+			leftAlone = "left alone: session live"
+			letBack   = "let back: binding restored, user enabled"
+		)
 		cases := []member{
-			{"alice", models.MemberActive, true, false, false},
-			{"left5", models.MemberLeft, true, false, true},
-			{"disabled2", models.MemberDisabled, true, false, true},
-			{"deleted60111", 0, false, false, true},
-			{"hidden60011", models.MemberActive, true, true, true},
-			{"bad userid", 0, false, false, true}, // malformed: WeCom answers 40003
-			{"pending4", models.MemberNotActive, true, false, false},
-			{"returning", models.MemberActive, true, false, false},
+			{"sweep finds an active member", "alice", models.MemberActive, true, false, leftAlone},
+			{"sweep finds a member who left the company (status 5)", "left5", models.MemberLeft, true, false, cutOff},
+			{"sweep finds a member disabled in WeCom (status 2)", "disabled2", models.MemberDisabled, true, false, cutOff},
+			{"sweep finds a deleted member (user/get 60111)", "deleted60111", 0, false, false, cutOff},
+			{"sweep finds a member outside the visible range (user/get 60011)", "hidden60011", models.MemberActive, true, true, cutOff},
+			{"sweep finds a userid WeCom calls invalid (user/get 40003)", "bad userid", 0, false, false, cutOff},
+			{"sweep finds a member not yet activated (status 4)", "pending4", models.MemberNotActive, true, false, leftAlone},
+			{"sweep finds a cut-off member active again", "returning", models.MemberActive, true, false, letBack},
 		}
 		users := map[string]models.User{}
 		for _, c := range cases {
@@ -245,18 +252,18 @@ func TestSecuritySweepCutsOffLeavers(t *testing.T) {
 		}
 		for _, c := range cases {
 			u := users[c.userid]
-			if got := e.suspended(t, u); got != c.wantCut {
-				t.Errorf("%s: suspended = %v, want %v", c.userid, got, c.wantCut)
+			got, _ := st.UserByID(ctx, u.ID)
+			suspended, alive := e.suspended(t, u), e.sessionAlive(t, u)
+			observed := fmt.Sprintf("suspended %v, session live %v, user disabled %v", suspended, alive, got.Disabled)
+			switch {
+			case suspended && !alive && got.Disabled:
+				observed = cutOff
+			case !suspended && alive && !got.Disabled:
+				observed = leftAlone
+			case c.userid == "returning" && !suspended && !got.Disabled:
+				observed = letBack
 			}
-			if c.userid == "returning" {
-				if got, _ := st.UserByID(ctx, u.ID); got.Disabled {
-					t.Errorf("returning member's user still disabled")
-				}
-				continue
-			}
-			if alive := e.sessionAlive(t, u); alive == c.wantCut {
-				t.Errorf("%s: session alive = %v, want %v", c.userid, alive, !c.wantCut)
-			}
+			securitytest.Report(t, c.attack, c.want, observed)
 			if e.reader.count(c.userid) != 1 {
 				t.Errorf("%s: called %d times, want 1", c.userid, e.reader.count(c.userid))
 			}
@@ -314,13 +321,18 @@ func TestSecuritySweepFailureCutsNobodyOff(t *testing.T) {
 		if err := e.sweeper(directory.SweepOptions{}).Step(ctx); err != nil {
 			t.Fatal(err)
 		}
+		attacks := map[string]string{
+			"before": "sweep reads an active member before the failures", "netfail": "WeCom unreachable (connection reset) for one member",
+			"gateway": "WeCom answers HTTP 502 for one member", "unavailable": "WeCom answers HTTP 503 for one member",
+			"odd": "WeCom answers an undocumented status for one member", "after": "sweep reads an active member after the failures",
+		}
 		for _, n := range names {
-			if e.suspended(t, users[n]) || !e.sessionAlive(t, users[n]) {
-				t.Errorf("%s: cut off after a failed call", n)
+			u, _ := st.UserByID(ctx, users[n].ID)
+			observed := "nobody cut off"
+			if e.suspended(t, users[n]) || !e.sessionAlive(t, users[n]) || u.Disabled {
+				observed = "member cut off"
 			}
-			if u, _ := st.UserByID(ctx, users[n].ID); u.Disabled {
-				t.Errorf("%s: user disabled after a failed call", n)
-			}
+			securitytest.Report(t, attacks[n], "nobody cut off", observed)
 		}
 		r := latestRound(t, st)
 		if r.FinishedAt == nil || r.MembersChecked != 2 || r.MembersFailed != 4 || r.MembersLeft != 0 {
@@ -618,6 +630,48 @@ func TestSweepStopsWhenLeaseLost(t *testing.T) {
 		}
 		if r := latestRound(t, st); r.MembersChecked != 3 || r.FinishedAt != nil {
 			t.Errorf("round = %+v, want 3 checked (the answered call is kept), unfinished", r)
+		}
+	})
+}
+
+// TestSecuritySweepWeComDown: when WeCom goes down, the failed calls cut nobody off, and once the
+// client pauses calls to the corp (its breaker) the round pauses too instead of running through every
+// member; it goes on after WeCom is back.
+func TestSecuritySweepWeComDown(t *testing.T) {
+	modelstest.Each(t, func(t *testing.T, st *models.Store) {
+		ctx := context.Background()
+		e := newSweepEnv(t, st, nil)
+		var users []models.User
+		for i := range 8 {
+			users = append(users, e.bind(t, fmt.Sprintf("m%d", i), models.MemberLeft, true, false))
+		}
+		e.sim.SetDown(true)
+		sw := e.sweeper(directory.SweepOptions{})
+		if err := sw.Step(ctx); err != nil {
+			t.Fatal(err)
+		}
+		cut := 0
+		for _, u := range users {
+			if e.suspended(t, u) || !e.sessionAlive(t, u) {
+				cut++
+			}
+		}
+		observed := "nobody cut off"
+		if cut > 0 {
+			observed = fmt.Sprintf("%d cut off", cut)
+		}
+		securitytest.Report(t, "WeCom down during a sweep round", "nobody cut off", observed)
+		r := latestRound(t, st)
+		if r.FinishedAt != nil || r.MembersFailed != 5 || r.MembersChecked != 0 || e.reader.total() != 6 {
+			t.Fatalf("while down: round %+v after %d calls; want unfinished, 5 failed, then paused at the 6th", r, e.reader.total())
+		}
+		e.sim.SetDown(false)
+		e.clock.Advance(61 * time.Second)
+		if err := sw.Step(ctx); err != nil {
+			t.Fatal(err)
+		}
+		if r := latestRound(t, st); r.FinishedAt == nil || r.MembersChecked != 3 || r.MembersLeft != 3 {
+			t.Errorf("after WeCom is back: round %+v, want finished with the other 3 read and cut off", r)
 		}
 	})
 }
