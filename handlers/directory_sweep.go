@@ -24,6 +24,9 @@ func (h *Handlers) directorySweep(ctx context.Context) (views.DirectorySweepData
 	}
 	if latest.FinishedAt == nil {
 		d.Current = &latest
+		if d.Paused, err = h.Store.PausedSweeps(ctx, d.Now); err != nil {
+			return d, err
+		}
 	} else {
 		d.Next = latest.StartedAt.Add(d.Every)
 	}

@@ -171,3 +171,19 @@ func (s *Store) SweepMembers(ctx context.Context, a Authenticator, afterID int64
 		Order("b.id").Limit(limit).Scan(&list).Error
 	return list, notFound(err, fmt.Sprintf("bound members of authenticator %d", a.ID))
 }
+
+// PausedSweep is an authenticator whose sweep waits for WeCom until Until.
+type PausedSweep struct {
+	AuthenticatorName string
+	Until             time.Time
+}
+
+// PausedSweeps lists the authenticators whose sweep WeCom asked to wait, and until when, at now.
+func (s *Store) PausedSweeps(ctx context.Context, now time.Time) ([]PausedSweep, error) {
+	var list []PausedSweep
+	err := s.q(ctx).Table("directory_sweep_cursors AS c").
+		Select("a.name AS authenticator_name, c.paused_until AS until").
+		Joins("JOIN authenticators AS a ON a.id = c.authenticator_id").
+		Where("c.paused_until > ?", now).Order("a.name").Scan(&list).Error
+	return list, notFound(err, "paused directory sweeps")
+}

@@ -3,7 +3,9 @@ package web_test
 import (
 	"context"
 	"testing"
+	"time"
 
+	"gatehouse/models"
 	"gatehouse/web/browsertest"
 )
 
@@ -31,4 +33,23 @@ func TestBrowserDirectorySweepDashboard(t *testing.T) {
 		wantText(t, tab, tid("sweep-errors"), "1")
 		tab.Screenshot(t, "dashboard-sweep-"+lang.accept)
 	}
+
+	// A round in progress that WeCom throttled.
+	ctx := context.Background()
+	now := time.Now().UTC()
+	round, err := w.app.Store.StartSweepRound(ctx, now)
+	if err != nil {
+		t.Fatal(err)
+	}
+	until := now.Add(time.Minute)
+	must(t, w.app.Store.RecordSweptMember(ctx, models.DirectorySweepCursor{AuthenticatorID: w.a.ID, RoundID: round.ID, LastBindingID: 2}, models.SweepCounts{Checked: 2, Left: 1}))
+	must(t, w.app.Store.SaveSweepCursor(ctx, models.DirectorySweepCursor{AuthenticatorID: w.a.ID, RoundID: round.ID, LastBindingID: 2, PausedUntil: &until, Backoffs: 1}))
+	tab := b.NewTab(t, browsertest.TabOptions{BaseURL: w.app.URL(), Language: "en"})
+	signInWithPassword(t, tab, "root", "Root-Password-123")
+	tab.Navigate(t, "/admin")
+	wantText(t, tab, tid("sweep-state"), "Round in progress")
+	wantText(t, tab, tid("sweep-current"), "checked 2, cut off 1, errors 0")
+	wantText(t, tab, tid("sweep-paused"), "corp")
+	wantText(t, tab, tid("sweep-next"), "After the round in progress")
+	tab.Screenshot(t, "dashboard-sweep-paused")
 }

@@ -209,3 +209,31 @@ func TestSecurityDirectorySweepRunsWithServer(t *testing.T) {
 		t.Fatal("Serve did not return after shutdown")
 	}
 }
+
+// TestDirectorySweepPausedOnDashboard: a round WeCom throttled (45009) shows as in progress, with the
+// authenticator it waits for, and /metrics counts the pause.
+func TestDirectorySweepPausedOnDashboard(t *testing.T) {
+	for _, dialect := range modelstest.Dialects() {
+		t.Run(dialect, func(t *testing.T) {
+			w, admin := sweepWorld(t, dialect)
+			w.sim.FailNext("user/get", 1, 45009) // after dave's 46004: alice's call is throttled
+			if err := w.app.Gatehouse.SweepDirectoryOnce(context.Background()); err != nil {
+				t.Fatal(err)
+			}
+			r := admin.Get("/admin")
+			if got := sweepText(r, "sweep-state"); got != "Round in progress" {
+				t.Errorf("state %q", got)
+			}
+			if got := sweepText(r, "sweep-paused"); !strings.Contains(got, "“corp”") || !strings.Contains(got, "UTC") {
+				t.Errorf("paused line %q, want the authenticator and a time", got)
+			}
+			if got := sweepText(r, "sweep-current"); !strings.Contains(got, "checked 0, cut off 0, errors 1") {
+				t.Errorf("current round %q, want dave's error counted and nobody checked yet", got)
+			}
+			admin.Header("Authorization", "Bearer "+webtest.MetricsToken)
+			if body := string(admin.Get("/metrics").Body); !strings.Contains(body, `gatehouse_directory_sweep_pauses_total{reason="throttled"} 1`) {
+				t.Error("/metrics lacks the pause")
+			}
+		})
+	}
+}
