@@ -241,12 +241,21 @@ func TestSecuritySweepCutsOffLeavers(t *testing.T) {
 		for _, c := range cases {
 			users[c.userid] = e.bind(t, c.userid, c.status, c.inSim, c.hidden)
 		}
+		// A binding made while the authenticator pointed at another corp: that corp's member is not this
+		// corp's, so this corp's "no such userid" must not cut them off.
+		oldCorp := models.User{Username: "u-oldcorp"}
+		if err := st.CreateUser(ctx, &oldCorp); err != nil {
+			t.Fatal(err)
+		}
+		if err := st.CreateBinding(ctx, &models.Binding{UserID: oldCorp.ID, AuthenticatorID: e.a.ID, Subject: "oldcorp", CorpID: "wwformer"}); err != nil {
+			t.Fatal(err)
+		}
 		// "returning" was cut off earlier (an unsubscribe event, say) and is active in WeCom again.
 		if _, err := e.members.Left(ctx, e.a, "returning", models.MemberLeft, directory.SourceEvent); err != nil {
 			t.Fatal(err)
 		}
 
-		sw := e.sweeper(directory.SweepOptions{})
+		sw := e.sweeper(directory.SweepOptions{PageSize: 2})
 		if err := sw.Step(ctx); err != nil {
 			t.Fatal(err)
 		}
@@ -268,6 +277,11 @@ func TestSecuritySweepCutsOffLeavers(t *testing.T) {
 				t.Errorf("%s: called %d times, want 1", c.userid, e.reader.count(c.userid))
 			}
 		}
+		observed := "not asked, left alone"
+		if e.reader.count("oldcorp") > 0 || e.suspended(t, oldCorp) {
+			observed = fmt.Sprintf("asked %d times, suspended %v", e.reader.count("oldcorp"), e.suspended(t, oldCorp))
+		}
+		securitytest.Report(t, "sweep meets a binding made in the authenticator's former corp", "not asked, left alone", observed)
 		r := latestRound(t, st)
 		if r.FinishedAt == nil || r.MembersChecked != 8 || r.MembersLeft != 5 || r.MembersBack != 1 || r.MembersFailed != 0 {
 			t.Errorf("round = %+v, want finished, 8 checked, 5 left, 1 back, 0 failed", r)
@@ -351,7 +365,7 @@ func TestSweepPacing(t *testing.T) {
 			e.bind(t, fmt.Sprintf("m%02d", i), models.MemberActive, true, false)
 		}
 		start := e.clock.Now()
-		if err := e.sweeper(directory.SweepOptions{Rate: rate, Burst: burst}).Step(context.Background()); err != nil {
+		if err := e.sweeper(directory.SweepOptions{Rate: rate, Burst: burst, PageSize: 7}).Step(context.Background()); err != nil {
 			t.Fatal(err)
 		}
 		if e.reader.total() != n {
@@ -440,7 +454,7 @@ func TestSweepResumes(t *testing.T) {
 				stop() // shutdown begins while the 4th call is answered
 			}
 		}
-		if err := e.sweeper(directory.SweepOptions{}).Step(ctx); !errors.Is(err, context.Canceled) {
+		if err := e.sweeper(directory.SweepOptions{PageSize: 3}).Step(ctx); !errors.Is(err, context.Canceled) {
 			t.Fatalf("stopped step = %v, want context.Canceled", err)
 		}
 		r := latestRound(t, st)
@@ -449,7 +463,7 @@ func TestSweepResumes(t *testing.T) {
 		}
 		e.reader.after = nil
 		e.clock.Advance(time.Minute)
-		if err := e.sweeper(directory.SweepOptions{}).Step(context.Background()); err != nil {
+		if err := e.sweeper(directory.SweepOptions{PageSize: 3}).Step(context.Background()); err != nil {
 			t.Fatal(err)
 		}
 		r2 := latestRound(t, st)
