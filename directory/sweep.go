@@ -7,6 +7,7 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"os"
 	"sync"
 	"time"
 
@@ -113,9 +114,12 @@ func NewSweeper(store *models.Store, members *Members, reader MemberReader, ever
 		opts.PageSize = sweepPage
 	}
 	if opts.Holder == "" {
-		b := make([]byte, 8)
+		// The host name tells an operator reading the lease row which instance sweeps; the random part
+		// keeps two processes on one host apart.
+		b := make([]byte, 6)
 		rand.Read(b)
-		opts.Holder = hex.EncodeToString(b)
+		host, _ := os.Hostname()
+		opts.Holder = fmt.Sprintf("%.40s-%s", host, hex.EncodeToString(b))
 	}
 	if opts.Now == nil {
 		opts.Now = func() time.Time { return time.Now().UTC() }
@@ -217,7 +221,11 @@ func (s *Sweeper) Step(ctx context.Context) error {
 	if err := s.store.FinishSweepRound(ctx, round.ID, end); err != nil {
 		return err
 	}
-	s.log.Info("directory sweep round finished", "round", round.ID, "took", end.Sub(round.StartedAt).String())
+	if r, err := s.store.LatestSweepRound(ctx); err == nil && r.ID == round.ID {
+		round = r
+	}
+	s.log.Info("directory sweep round finished", "round", round.ID, "took", end.Sub(round.StartedAt).String(),
+		"checked", round.MembersChecked, "left", round.MembersLeft, "back", round.MembersBack, "errors", round.MembersFailed)
 	return nil
 }
 
