@@ -202,8 +202,20 @@ func (s *Sweeper) Step(ctx context.Context) error {
 	if err != nil {
 		return err
 	}
+	// Corps WeCom asked to wait: its limits are per corp, so every authenticator of the corp waits.
+	paused := map[string]bool{}
+	waiting, err := s.store.PausedSweeps(ctx, now)
+	if err != nil {
+		return err
+	}
+	for _, w := range waiting {
+		for _, a := range list {
+			if a.Name == w.AuthenticatorName && a.IsWeCom() {
+				paused[a.Options.CorpID] = true
+			}
+		}
+	}
 	done := true
-	paused := map[string]bool{} // corps WeCom asked to wait in this step
 	for _, a := range list {
 		if !a.IsWeCom() {
 			continue

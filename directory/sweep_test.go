@@ -140,7 +140,11 @@ func newSweepEnv(t *testing.T, st *models.Store, failing map[string]int) *sweepE
 	client := wecom.NewClient(httpClient, nil, wecom.WithBreaker(wecom.BreakerSettings{Now: clock.Now}))
 	log := slog.New(slog.NewTextHandler(io.Discard, nil))
 	reader := &countingReader{now: clock.Now, next: directory.WeComReader{Client: client, Config: func(a models.Authenticator) (wecom.Config, error) {
-		return wecom.Config{APIBase: srv.URL, CorpID: a.Options.CorpID, AgentID: a.Options.AgentID, Secret: "app-secret"}, nil
+		secret := "app-secret"
+		if a.Options.AgentID == 7 {
+			secret = "other"
+		}
+		return wecom.Config{APIBase: srv.URL, CorpID: a.Options.CorpID, AgentID: a.Options.AgentID, Secret: secret}, nil
 	}}}
 	return &sweepEnv{st: st, sim: sim, a: a, clock: clock, reader: reader, log: log,
 		members: &directory.Members{Store: st, Now: clock.Now, Log: log}}
@@ -686,6 +690,43 @@ func TestSecuritySweepWeComDown(t *testing.T) {
 		}
 		if r := latestRound(t, st); r.FinishedAt == nil || r.MembersChecked != 3 || r.MembersLeft != 3 {
 			t.Errorf("after WeCom is back: round %+v, want finished with the other 3 read and cut off", r)
+		}
+	})
+}
+
+// TestSweepPausesWholeCorp: WeCom's limits are per corp, so when it throttles one app of a corp, the
+// sweep of the corp's other app waits too, in this step and in the next ones, until the pause is over.
+func TestSweepPausesWholeCorp(t *testing.T) {
+	modelstest.Each(t, func(t *testing.T, st *models.Store) {
+		ctx := context.Background()
+		e := newSweepEnv(t, st, nil)
+		second := models.Authenticator{Name: "corp-app2", Type: models.TypeWeCom, Title: "WeCom 2", Enabled: true,
+			Options: models.AuthenticatorOptions{CorpID: sweepCorp, AgentID: 7}}
+		if err := st.CreateAuthenticator(ctx, &second); err != nil {
+			t.Fatal(err)
+		}
+		for i := range 3 {
+			u := e.bind(t, fmt.Sprintf("m%d", i), models.MemberActive, true, false)
+			if err := st.CreateBinding(ctx, &models.Binding{UserID: u.ID, AuthenticatorID: second.ID, Subject: fmt.Sprintf("m%d", i), CorpID: sweepCorp}); err != nil {
+				t.Fatal(err)
+			}
+		}
+		e.sim.FailNext("user/get", 1, 45009)
+		sw := e.sweeper(directory.SweepOptions{})
+		for _, step := range []struct {
+			advance time.Duration
+			calls   int
+		}{{0, 1}, {30 * time.Second, 1}, {31 * time.Second, 7}} {
+			e.clock.Advance(step.advance)
+			if err := sw.Step(ctx); err != nil {
+				t.Fatal(err)
+			}
+			if e.reader.total() != step.calls {
+				t.Fatalf("after %v more: %d calls, want %d", step.advance, e.reader.total(), step.calls)
+			}
+		}
+		if r := latestRound(t, st); r.FinishedAt == nil || r.MembersChecked != 6 {
+			t.Errorf("round = %+v, want finished with both apps' 6 members checked", r)
 		}
 	})
 }
