@@ -7,6 +7,7 @@ import (
 	"io"
 	"log/slog"
 	"net/http"
+	"path/filepath"
 	"strings"
 	"sync"
 	"testing"
@@ -522,15 +523,22 @@ func TestSweepLease(t *testing.T) {
 	})
 }
 
-// TestSweepOneInstanceInFleet: two instances on one PostgreSQL database sweeping at the same moment
-// call each member once between them.
+// TestSweepOneInstanceInFleet: two instances on one database sweeping at the same moment call each
+// member once between them (PostgreSQL when TEST_DATABASE_URL is set; SQLite: two processes' pools on
+// one file).
 func TestSweepOneInstanceInFleet(t *testing.T) {
-	if !strings.Contains(strings.Join(modelstest.Dialects(), ","), "postgres") {
-		t.Skip("TEST_DATABASE_URL not set: the fleet test needs PostgreSQL")
+	for _, dialect := range modelstest.Dialects() {
+		t.Run(dialect, func(t *testing.T) { sweepFleet(t, dialect) })
 	}
-	url := modelstest.SchemaURL(t)
+}
+
+func sweepFleet(t *testing.T, dialect string) {
+	opts := models.Options{SQLitePath: filepath.Join(t.TempDir(), "fleet.db")}
+	if dialect == "postgres" {
+		opts = models.Options{DatabaseURL: modelstest.SchemaURL(t), MaxOpenConns: 5}
+	}
 	open := func() *models.Store {
-		st, err := models.Open(models.Options{DatabaseURL: url, MaxOpenConns: 5})
+		st, err := models.Open(opts)
 		if err != nil {
 			t.Fatal(err)
 		}
