@@ -28,6 +28,10 @@ func (h *Handlers) Dashboard(c *gin.Context) {
 		return
 	}
 	d := views.DashboardData{DashboardStats: stats, Warnings: warnings}
+	if d.DirectorySweep, err = h.directorySweep(c.Request.Context()); err != nil {
+		h.fail(c, err)
+		return
+	}
 	h.render(c, http.StatusOK, views.DashboardPage(h.page(c, "dashboard.title", "dashboard"), d))
 }
 

@@ -57,6 +57,8 @@ type Deps struct {
 	PostgreSQL, SecretKeyFromFile bool
 	// IsDemoAuthenticator tells whether an authenticator is the demo's, still pointing at the simulator.
 	IsDemoAuthenticator func(models.Authenticator) bool
+	// DirectorySync is how often the directory sweep runs (0: off), for the dashboard.
+	DirectorySync time.Duration
 }
 
 // Handlers holds the HTTP handlers.

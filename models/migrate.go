@@ -211,6 +211,42 @@ func migrations() []*gormigrate.Migration {
 				return tx.Migrator().DropTable("directory_tags", "directory_departments", "directory_members", "groups", "apps")
 			},
 		},
+		{
+			// The directory sweep (issue 13): its rounds, each authenticator's cursor in the current
+			// round, and the lease that lets one instance of a fleet sweep at a time.
+			ID: "2026120213d1_directory_sweep",
+			Migrate: func(tx *gorm.DB) error {
+				type DirectorySweepRound struct {
+					ID             int64     `gorm:"primaryKey"`
+					StartedAt      time.Time `gorm:"not null;index"`
+					FinishedAt     *time.Time
+					MembersChecked int64 `gorm:"not null;default:0"`
+					MembersLeft    int64 `gorm:"not null;default:0"`
+					MembersBack    int64 `gorm:"not null;default:0"`
+					MembersFailed  int64 `gorm:"not null;default:0"`
+				}
+				type DirectorySweepCursor struct {
+					AuthenticatorID int64 `gorm:"primaryKey;autoIncrement:false"`
+					RoundID         int64 `gorm:"not null;default:0"`
+					LastBindingID   int64 `gorm:"not null;default:0"`
+					Done            bool  `gorm:"not null;default:false"`
+					PausedUntil     *time.Time
+					Backoffs        int `gorm:"not null;default:0"`
+				}
+				type DirectorySweepLease struct {
+					Name      string    `gorm:"primaryKey;size:64"`
+					Holder    string    `gorm:"size:64;not null;default:''"`
+					ExpiresAt time.Time `gorm:"not null"`
+				}
+				if err := tx.Migrator().CreateTable(&DirectorySweepRound{}, &DirectorySweepCursor{}, &DirectorySweepLease{}); err != nil {
+					return fmt.Errorf("create directory sweep tables: %w", err)
+				}
+				return nil
+			},
+			Rollback: func(tx *gorm.DB) error {
+				return tx.Migrator().DropTable("directory_sweep_leases", "directory_sweep_cursors", "directory_sweep_rounds")
+			},
+		},
 	}
 }
 

@@ -49,6 +49,9 @@ type Config struct {
 	AuditRetention time.Duration
 	// MetricsAddr, when set, is a second listener that serves only /metrics (e.g. 127.0.0.1:9100).
 	MetricsAddr string
+	// DirectorySync is how often the directory sweep re-reads every bound WeCom member
+	// (GATEHOUSE_DIRECTORY_SYNC, default 1h); 0 turns it off.
+	DirectorySync time.Duration
 }
 
 // ConfigError names the variable whose value is wrong.
@@ -146,6 +149,9 @@ func LoadConfig(getenv func(string) string) (Config, error) {
 		return c, &ConfigError{"GATEHOUSE_HANDOFF_TTL", "must be at most 10m: a hand-off QR code is meant to be scanned at once"}
 	}
 	if c.AuditRetention, err = auditRetention(getenv("GATEHOUSE_AUDIT_RETENTION")); err != nil {
+		return c, err
+	}
+	if c.DirectorySync, err = directorySync(getenv("GATEHOUSE_DIRECTORY_SYNC")); err != nil {
 		return c, err
 	}
 	if c.SessionIdle > c.SessionMax {
@@ -357,6 +363,25 @@ func auditRetention(v string) (time.Duration, error) {
 	d, err := time.ParseDuration(v)
 	if err != nil || d < 24*time.Hour {
 		return 0, &ConfigError{"GATEHOUSE_AUDIT_RETENTION", fmt.Sprintf("%q is not a duration of at least a day such as 4320h (180 days), or 0 to keep events forever", v)}
+	}
+	return d, nil
+}
+
+// DefaultDirectorySync is how often the directory sweep runs unless GATEHOUSE_DIRECTORY_SYNC says.
+const DefaultDirectorySync = time.Hour
+
+// directorySync reads GATEHOUSE_DIRECTORY_SYNC: a duration of at least a minute, or 0 for no sweep.
+func directorySync(v string) (time.Duration, error) {
+	v = strings.TrimSpace(v)
+	if v == "" {
+		return DefaultDirectorySync, nil
+	}
+	if v == "0" {
+		return 0, nil
+	}
+	d, err := time.ParseDuration(v)
+	if err != nil || d < time.Minute {
+		return 0, &ConfigError{"GATEHOUSE_DIRECTORY_SYNC", fmt.Sprintf("%q is not a duration of at least a minute such as 1h or 30m, or 0 to turn the directory sweep off", v)}
 	}
 	return d, nil
 }

@@ -16,6 +16,7 @@ import (
 	"github.com/gin-gonic/gin"
 
 	"gatehouse/auth"
+	"gatehouse/directory"
 	"gatehouse/handlers"
 	"gatehouse/models"
 	"gatehouse/static"
@@ -40,6 +41,7 @@ type Server struct {
 	demoSim  http.Handler // the in-process WeCom simulator in demo mode, else nil
 	// trustedProxies are GATEHOUSE_TRUSTED_PROXIES, parsed: peers whose X-Forwarded-Proto is believed.
 	trustedProxies []netip.Prefix
+	sweeper        *directory.Sweeper // the directory sweep (GATEHOUSE_DIRECTORY_SYNC)
 }
 
 // Options are the parts of a server that tests may replace.
@@ -53,6 +55,8 @@ type Options struct {
 	Breaker wecom.BreakerSettings
 	// RequestTimeout bounds each request's work (zero: 10 s).
 	RequestTimeout time.Duration
+	// DirectorySweep tunes the directory sweep (tests: its clock and pacing).
+	DirectorySweep directory.SweepOptions
 }
 
 // defaultRequestTimeout bounds a request's database and WeCom work. A database that stops answering
@@ -118,6 +122,7 @@ func New(cfg Config, store *models.Store, log *slog.Logger, opts Options) (*Serv
 			cfg.SessionIdle, cfg.SessionMax, secure, now),
 	}
 	s.trustedProxies = proxies
+	s.sweeper = newDirectorySweeper(cfg, store, log, now, wecomClient, signin, metrics, opts.DirectorySweep)
 	s.h = handlers.New(handlers.Deps{
 		Store:    store,
 		Sessions: s.sessions,
@@ -139,6 +144,7 @@ func New(cfg Config, store *models.Store, log *slog.Logger, opts Options) (*Serv
 		PostgreSQL:          store.Dialect() == "postgres",
 		SecretKeyFromFile:   cfg.SecretKeyFromFile,
 		IsDemoAuthenticator: isDemoAuthenticator,
+		DirectorySync:       cfg.DirectorySync,
 	})
 	// Cross-origin POSTs (CSRF) are refused by the standard library's check of Sec-Fetch-Site/Origin;
 	// SameSite=Lax cookies are the second layer.
@@ -227,6 +233,7 @@ func (s *Server) ServeWithMetrics(ctx context.Context, ln, metricsLn net.Listene
 	}
 	go s.sweepSessions(ctx)
 	go s.pruneAudit(ctx, time.Hour)
+	go s.sweeper.Run(ctx, nil)
 	errc := make(chan error, len(servers))
 	for i, srv := range servers {
 		go func() { errc <- srv.Serve(listeners[i]) }()
