@@ -237,6 +237,8 @@ func DomainProblem(d string) string {
 		return "domain_scheme"
 	case strings.ContainsAny(d, "/?#"):
 		return "domain_path"
+	case strings.HasPrefix(d, "[") || strings.Count(d, ":") > 1:
+		return "domain_ip" // an IPv6 address
 	case strings.Contains(d, ":"):
 		return "domain_port"
 	case len(d) > maxDomain:
