@@ -73,7 +73,8 @@ func OIDCSnippets(issuer string, app models.App) []Snippet {
 
 func grafanaSnippet(issuer string, app models.App, secret string) string {
 	var b strings.Builder
-	fmt.Fprintf(&b, "# grafana.ini (or GF_AUTH_GENERIC_OAUTH_* variables). Redirect URI to register: https://<grafana>/login/generic_oauth\n")
+	fmt.Fprintf(&b, "# grafana.ini (or GF_AUTH_GENERIC_OAUTH_* variables).\n")
+	fmt.Fprintf(&b, "# Redirect URI to register: https://<grafana>/login/generic_oauth\n")
 	fmt.Fprintf(&b, "[auth.generic_oauth]\n")
 	fmt.Fprintf(&b, "enabled = true\n")
 	fmt.Fprintf(&b, "name = %s\n", app.Title)
@@ -103,17 +104,18 @@ func grafanaSnippet(issuer string, app models.App, secret string) string {
 
 func giteaSnippet(issuer string, app models.App, secret string) string {
 	var b strings.Builder
-	fmt.Fprintf(&b, "# Run as the Gitea user on the Gitea server. Redirect URI to register: https://<gitea>/user/oauth2/%s/callback\n", app.Name)
+	fmt.Fprintf(&b, "# Run as the Gitea user on the Gitea server.\n")
+	fmt.Fprintf(&b, "# Redirect URI to register: https://<gitea>/user/oauth2/%s/callback\n", app.Name)
 	fmt.Fprintf(&b, "gitea admin auth add-oauth \\\n")
-	fmt.Fprintf(&b, "  --name %s \\\n", shellQuote(app.Name))
-	fmt.Fprintf(&b, "  --provider openidConnect \\\n")
-	fmt.Fprintf(&b, "  --key %s \\\n", shellQuote(app.ClientID))
+	fmt.Fprintf(&b, "  --name=%s \\\n", shellQuote(app.Name))
+	fmt.Fprintf(&b, "  --provider=openidConnect \\\n")
+	fmt.Fprintf(&b, "  --key=%s \\\n", shellQuote(app.ClientID))
 	if !app.Public {
-		fmt.Fprintf(&b, "  --secret %s \\\n", shellQuote(secret))
+		fmt.Fprintf(&b, "  --secret=%s \\\n", shellQuote(secret))
 	}
-	fmt.Fprintf(&b, "  --auto-discover-url %s \\\n", shellQuote(DiscoveryURL(issuer)))
-	fmt.Fprintf(&b, "  --scopes openid --scopes profile --scopes email --scopes groups \\\n")
-	fmt.Fprintf(&b, "  --group-claim-name groups\n")
+	fmt.Fprintf(&b, "  --auto-discover-url=%s \\\n", shellQuote(DiscoveryURL(issuer)))
+	fmt.Fprintf(&b, "  --scopes=openid --scopes=profile --scopes=email --scopes=groups \\\n")
+	fmt.Fprintf(&b, "  --group-claim-name=groups\n")
 	fmt.Fprintf(&b, "# Gitea names new accounts after preferred_username ([oauth2_client] USERNAME = nickname, the default).\n")
 	fmt.Fprintf(&b, "# A member without an email types one on Gitea's registration page the first time.\n")
 	return b.String()

@@ -169,11 +169,11 @@ func TestOIDCSnippets(t *testing.T) {
 	)
 	wantLines(t, "gitea", snippet(t, list, "gitea"),
 		`gitea admin auth add-oauth \`,
-		`--name grafana \`,
-		`--provider openidConnect \`,
-		`--key cid-grafana-0123456789 \`,
-		`--secret PASTE-THE-CLIENT-SECRET \`,
-		`--auto-discover-url https://gate.corp.example/oidc/.well-known/openid-configuration \`,
+		`--name=grafana \`,
+		`--provider=openidConnect \`,
+		`--key=cid-grafana-0123456789 \`,
+		`--secret=PASTE-THE-CLIENT-SECRET \`,
+		`--auto-discover-url=https://gate.corp.example/oidc/.well-known/openid-configuration \`,
 	)
 	wantLines(t, "oauth2-proxy", snippet(t, list, "oauth2-proxy"),
 		`--provider=oidc \`,
