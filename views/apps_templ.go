@@ -1432,7 +1432,7 @@ func textareaValue(v string) string { return "\n" + v }
 
 // snippetRows is a snippet's height in lines, bounded so a long one scrolls.
 func snippetRows(text string) int {
-	return min(strings.Count(text, "\n")+1, 24)
+	return min(strings.Count(text, "\n")+1, 40)
 }
 
 func appForm(p Page, d AppPageData) templ.Component {
