@@ -98,4 +98,13 @@ func TestBrowserApps(t *testing.T) {
 		t.Errorf("new secret shown %q", s)
 	}
 	zh.Screenshot(t, "oidc-new-secret-zh")
+
+	// On a phone the snippets scroll inside their boxes, not the page.
+	phone := b.NewTab(t, browsertest.TabOptions{BaseURL: app.URL(), Language: "en", Viewport: browsertest.Phone})
+	signInWithPassword(t, phone, "root", fxPassword)
+	phone.Navigate(t, "/admin/apps/"+itoa(wiki.ID))
+	phone.WaitVisible(t, tid("snippet-text-nginx"))
+	wantNoSidewaysScroll(t, phone)
+	wantInsideScreen(t, phone, tid("app-save"))
+	phone.Screenshot(t, "proxy-app-phone")
 }
