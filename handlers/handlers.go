@@ -17,6 +17,7 @@ import (
 	"github.com/a-h/templ"
 	"github.com/gin-gonic/gin"
 
+	"gatehouse/apps"
 	"gatehouse/auth"
 	"gatehouse/models"
 	"gatehouse/static"
@@ -55,6 +56,9 @@ type Deps struct {
 	// PostgreSQL tells that the database is PostgreSQL; SecretKeyFromFile that the secret key lives in
 	// the data dir's secret.key (both for the dashboard's warnings).
 	PostgreSQL, SecretKeyFromFile bool
+	// Apps administers applications; AppSecrets seals a just-issued client secret for the page that shows it once.
+	Apps       *apps.Apps
+	AppSecrets *apps.Shown
 	// IsDemoAuthenticator tells whether an authenticator is the demo's, still pointing at the simulator.
 	IsDemoAuthenticator func(models.Authenticator) bool
 	// DirectorySync is how often the directory sweep runs (0: off), for the dashboard.

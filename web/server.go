@@ -15,6 +15,7 @@ import (
 
 	"github.com/gin-gonic/gin"
 
+	"gatehouse/apps"
 	"gatehouse/auth"
 	"gatehouse/directory"
 	"gatehouse/handlers"
@@ -145,6 +146,8 @@ func New(cfg Config, store *models.Store, log *slog.Logger, opts Options) (*Serv
 		SecretKeyFromFile:   cfg.SecretKeyFromFile,
 		IsDemoAuthenticator: isDemoAuthenticator,
 		DirectorySync:       cfg.DirectorySync,
+		Apps:                apps.NewApps(store),
+		AppSecrets:          apps.NewShown(models.DeriveKey(cfg.SecretKey, "app secret shown")),
 	})
 	// Cross-origin POSTs (CSRF) are refused by the standard library's check of Sec-Fetch-Site/Origin;
 	// SameSite=Lax cookies are the second layer.
