@@ -234,6 +234,7 @@ type Message struct {
 	TagID        string   `xml:"TagId"`
 	AddUserItems string   `xml:"AddUserItems"`
 	DelUserItems string   `xml:"DelUserItems"`
+	Status       string   `xml:"Status"`
 	AgentID      string   `xml:"AgentID"`
 }
 
@@ -243,7 +244,7 @@ func ParseMessage(msg []byte) (Message, error) {
 	if err := xml.Unmarshal(msg, &m); err != nil {
 		return Message{}, ErrBadXML
 	}
-	for _, p := range []*string{&m.FromUserName, &m.MsgType, &m.Event, &m.ChangeType, &m.UserID, &m.NewUserID, &m.TagID, &m.AddUserItems, &m.DelUserItems} {
+	for _, p := range []*string{&m.FromUserName, &m.MsgType, &m.Event, &m.ChangeType, &m.UserID, &m.NewUserID, &m.TagID, &m.AddUserItems, &m.DelUserItems, &m.Status} {
 		*p = strings.TrimSpace(*p)
 	}
 	return m, nil
