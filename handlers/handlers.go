@@ -18,6 +18,7 @@ import (
 	"github.com/gin-gonic/gin"
 
 	"gatehouse/auth"
+	"gatehouse/directory"
 	"gatehouse/models"
 	"gatehouse/static"
 	"gatehouse/views"
@@ -57,6 +58,8 @@ type Deps struct {
 	PostgreSQL, SecretKeyFromFile bool
 	// IsDemoAuthenticator tells whether an authenticator is the demo's, still pointing at the simulator.
 	IsDemoAuthenticator func(models.Authenticator) bool
+	// Events receives WeCom's event callbacks (DESIGN.md §11).
+	Events *directory.Events
 }
 
 // Handlers holds the HTTP handlers.
@@ -292,6 +295,9 @@ func (h *Handlers) ServerError(c *gin.Context) {
 
 // TooLarge answers 413 when a request body is over its route's limit.
 func (h *Handlers) TooLarge(c *gin.Context) {
+	if h.eventTooLarge(c) {
+		return
+	}
 	h.errorPage(c, http.StatusRequestEntityTooLarge, "error.too_large", "error.too_large_text")
 }
 

@@ -16,6 +16,7 @@ import (
 	"github.com/gin-gonic/gin"
 
 	"gatehouse/auth"
+	"gatehouse/directory"
 	"gatehouse/handlers"
 	"gatehouse/models"
 	"gatehouse/static"
@@ -53,6 +54,8 @@ type Options struct {
 	Breaker wecom.BreakerSettings
 	// RequestTimeout bounds each request's work (zero: 10 s).
 	RequestTimeout time.Duration
+	// EventRefresh re-reads one member from WeCom for change_contact events (nil: none; tests).
+	EventRefresh func(ctx context.Context, a models.Authenticator, userid string) error
 }
 
 // defaultRequestTimeout bounds a request's database and WeCom work. A database that stops answering
@@ -139,11 +142,16 @@ func New(cfg Config, store *models.Store, log *slog.Logger, opts Options) (*Serv
 		PostgreSQL:          store.Dialect() == "postgres",
 		SecretKeyFromFile:   cfg.SecretKeyFromFile,
 		IsDemoAuthenticator: isDemoAuthenticator,
+		Events: &directory.Events{Store: store, Sealer: sealer, Now: now, Log: log, Refresh: opts.EventRefresh,
+			Members: &directory.Members{Store: store, Now: now, Log: log}},
 	})
 	// Cross-origin POSTs (CSRF) are refused by the standard library's check of Sec-Fetch-Site/Origin;
 	// SameSite=Lax cookies are the second layer.
 	cop := http.NewCrossOriginProtection()
 	cop.SetDenyHandler(http.HandlerFunc(s.h.CrossOriginDenied))
+	// WeCom's event POSTs come from its servers, not a browser, and are authenticated by their
+	// signature, never by a cookie.
+	cop.AddInsecureBypassPattern("POST /auth/wecom/{name}/events")
 	timeout := opts.RequestTimeout
 	if timeout <= 0 {
 		timeout = defaultRequestTimeout
