@@ -22,6 +22,7 @@ import (
 	"gatehouse/static"
 	"gatehouse/views"
 	"gatehouse/wecom"
+	"gatehouse/wecom/wecomtest"
 )
 
 // Gin keeps its mode in a package variable; it is set once here, because setting it per server would
@@ -157,6 +158,11 @@ func New(cfg Config, store *models.Store, log *slog.Logger, opts Options) (*Serv
 		timeout = defaultRequestTimeout
 	}
 	s.handler = withDeadline(cop.Handler(s.routes()), timeout)
+	if sim, ok := demoSim.(*wecomtest.Sim); ok {
+		if err := connectDemoEvents(sim, cfg, s.handler); err != nil {
+			return nil, fmt.Errorf("demo event callback: %w", err)
+		}
+	}
 	return s, nil
 }
 
