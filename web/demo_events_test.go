@@ -29,8 +29,8 @@ func TestDemoLeaverFlow(t *testing.T) {
 		if page.StatusCode != http.StatusOK || page.Find(`[data-testid="leave-lisi"]`).Length() != 1 {
 			t.Fatalf("directory page = %d", page.StatusCode)
 		}
-		if r := console.Post("/_wecom/directory", url.Values{"corp": {wecomtest.DemoCorpID}, "userid": {"lisi"}, "action": {"leave"}}); r.StatusCode != http.StatusSeeOther {
-			t.Fatalf("leave = %d %s", r.StatusCode, r.Body)
+		if r := console.Post("/_wecom/directory", url.Values{"corp": {wecomtest.DemoCorpID}, "userid": {"lisi"}, "action": {"leave"}}); r.StatusCode != http.StatusSeeOther || r.Location() != "directory" {
+			t.Fatalf("leave = %d %s (Location %q)", r.StatusCode, r.Body, r.Location())
 		}
 		if r := lisi.Get("/account"); r.StatusCode != http.StatusSeeOther {
 			t.Fatalf("after leaving lisi's /account = %d", r.StatusCode)

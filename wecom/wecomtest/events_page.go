@@ -45,7 +45,11 @@ func (s *Sim) directoryPage(w http.ResponseWriter, r *http.Request) {
 			for _, a := range c.Apps {
 				visible = visible && m.visibleTo(a.AgentID)
 			}
-			d.Members = append(d.Members, dirMember{CorpID: c.ID, UserID: uid, Name: m.Name, Status: statusText(m.Status, "zh") + " · " + statusText(m.Status, "en"),
+			status := statusText(m.Status, "zh") + " · " + statusText(m.Status, "en")
+			if m.Status == 1 {
+				status = "已激活 · active"
+			}
+			d.Members = append(d.Members, dirMember{CorpID: c.ID, UserID: uid, Name: m.Name, Status: status,
 				Active: m.Status == 1, Visible: visible})
 		}
 	}
@@ -102,7 +106,10 @@ func (s *Sim) directoryChange(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	s.WaitPushes() // the visitor sees the pushes' results (bounded by WeCom's retries)
-	http.Redirect(w, r, "directory", http.StatusSeeOther)
+	// A relative Location, resolved by the browser: the page may be mounted under a prefix (/_wecom in
+	// demo mode) that http.Redirect, which resolves against the stripped path, would lose.
+	w.Header().Set("Location", "directory")
+	w.WriteHeader(http.StatusSeeOther)
 }
 
 var directoryTemplate = template.Must(template.New("directory").Parse(`<!doctype html>
