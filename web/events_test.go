@@ -366,3 +366,29 @@ func TestSecurityEventsAuditCapped(t *testing.T) {
 		t.Fatalf("summary rows = %d", n)
 	}
 }
+
+// TestSecurityEventsCrossOriginExempt: WeCom's event POST is authenticated by its signature, so the
+// cross-origin check does not stand in its way, whatever Origin or Sec-Fetch-Site a proxy adds; a
+// forged one is still refused by its signature.
+func TestSecurityEventsCrossOriginExempt(t *testing.T) {
+	app := webtest.New(t, "sqlite")
+	w := newEvWorld(t, app)
+	send := func(c *directory.CallbackCrypto) *webtest.Response {
+		ts, nonce := strconv.FormatInt(time.Now().Unix(), 10), "42"
+		body, sig, err := c.EncryptPost([]byte(eventXML(evCorp, "zhangsan", time.Now(), "unsubscribe", "")), ts, nonce, "1000002")
+		must(t, err)
+		req, err := http.NewRequest(http.MethodPost, app.URL()+evPath+"?"+url.Values{"msg_signature": {sig}, "timestamp": {ts}, "nonce": {nonce}}.Encode(), strings.NewReader(string(body)))
+		must(t, err)
+		req.Header.Set("Origin", "https://evil.example")
+		req.Header.Set("Sec-Fetch-Site", "cross-site")
+		return app.Client().Do(req)
+	}
+	forger, err := directory.NewCallbackCrypto("guessed", evAESKey, evCorp)
+	must(t, err)
+	if r := send(forger); r.StatusCode != http.StatusForbidden || refusals(t, app, "bad_signature") != 1 {
+		t.Fatalf("forged cross-site event = %d", r.StatusCode)
+	}
+	if r := send(w.crypto); r.StatusCode != http.StatusOK || !suspended(t, app, w.user.ID) {
+		t.Fatalf("genuine event with a foreign Origin = %d", r.StatusCode)
+	}
+}
