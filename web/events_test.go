@@ -129,7 +129,7 @@ func TestEventsURLCheck(t *testing.T) {
 		start := time.Now()
 		// url.Values encodes + / = as WeCom does (%2B %2F %3D); the handler decodes them.
 		r := w.raw(t, http.MethodGet, evPath+"?"+url.Values{"msg_signature": {sig}, "timestamp": {"1700000000"}, "nonce": {"1234567890"}, "echostr": {echostr}}.Encode(), "")
-		if took := time.Since(start); took > time.Second {
+		if took := time.Since(start); took > time.Second && !raceDetector {
 			t.Errorf("URL check took %v (WeCom allows 1 s)", took)
 		}
 		if r.StatusCode != http.StatusOK || r.Body != "5927782489442352469" || !strings.HasPrefix(r.Header.Get("Content-Type"), "text/plain") {
@@ -167,7 +167,7 @@ func TestSecurityEventsUnsubscribeCutsOff(t *testing.T) {
 		}
 		start := time.Now()
 		r := w.post(t, w.crypto, evPath, eventXML(evCorp, "zhangsan", time.Now(), "unsubscribe", ""))
-		if took := time.Since(start); took > 5*time.Second {
+		if took := time.Since(start); took > 5*time.Second && !raceDetector {
 			t.Errorf("event took %v (WeCom allows 5 s)", took)
 		}
 		if r.StatusCode != http.StatusOK || r.Body != "" {
