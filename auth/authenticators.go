@@ -27,6 +27,10 @@ type WeComInput struct {
 	APIBase                          string
 	// DeleteBindings confirms that changing the corp or API host deletes the existing bindings.
 	DeleteBindings bool
+	// EventToken and EventAESKey are the app's 接收消息 settings (write-only: empty keeps the stored
+	// ones); ClearEvents removes them.
+	EventToken, EventAESKey string
+	ClearEvents             bool
 }
 
 var (
@@ -107,6 +111,7 @@ func (s *WeComAuthenticators) validate(ctx context.Context, in WeComInput, a *mo
 	case len(secret) > 256 || strings.ContainsAny(secret, " \t\r\n"):
 		bad["secret"] = "secret"
 	}
+	checkEventSettings(&in, a, bad)
 	if moved && !in.DeleteBindings {
 		// Bindings made at the old corp (or through the old host) must not sign anyone in at the new
 		// one: the admin confirms that they go.
@@ -149,7 +154,7 @@ func (s *WeComAuthenticators) validate(ctx context.Context, in WeComInput, a *mo
 	if a.SecretSealed, err = s.sealSecret(secret, prevName, *a); err != nil {
 		return err
 	}
-	return nil
+	return s.sealEventSettings(in, prevName, a)
 }
 
 // validAPIBase checks an API base: empty (the configured host), or an absolute URL without

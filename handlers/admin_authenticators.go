@@ -44,6 +44,7 @@ func wecomInput(c *gin.Context) auth.WeComInput {
 		Sort:    c.PostForm("sort"), CorpID: c.PostForm("corp_id"), AgentID: c.PostForm("agent_id"), Secret: c.PostForm("secret"),
 		Origin: c.PostForm("origin"), RedirectPath: c.PostForm("redirect_path"), MobilePath: c.PostForm("mobile_redirect_path"),
 		APIBase: c.PostForm("api_base"), DeleteBindings: c.PostForm("delete_bindings") == "on",
+		EventToken: c.PostForm("event_token"), EventAESKey: c.PostForm("event_aes_key"), ClearEvents: c.PostForm("clear_events") == "on",
 	}
 }
 
@@ -129,6 +130,8 @@ func (h *Handlers) wecomFormFailed(c *gin.Context, a models.Authenticator, in au
 func updateDetail(ch auth.Change, secretChanged bool) map[string]any {
 	detail := authenticatorDetail(ch.After)
 	detail["secret_changed"] = secretChanged
+	detail["events_configured"] = ch.After.HasEventSettings()
+	detail["event_settings_changed"] = ch.Before.EventTokenSealed != ch.After.EventTokenSealed || ch.Before.EventAESKeySealed != ch.After.EventAESKeySealed
 	detail["api_base"] = ch.After.Options.APIBase
 	b, a := ch.Before.Options, ch.After.Options
 	if b.CorpID != a.CorpID || b.APIBase != a.APIBase {
@@ -148,7 +151,7 @@ func authenticatorDetail(a models.Authenticator) map[string]any {
 }
 
 func (h *Handlers) renderWeComForm(c *gin.Context, status int, a models.Authenticator, form views.WeComForm, errs views.FieldErrors) {
-	d := views.WeComFormData{ID: a.ID, Form: form, Errors: errs, HasSecret: a.SecretSealed != ""}
+	d := views.WeComFormData{ID: a.ID, Form: form, Errors: errs, HasSecret: a.SecretSealed != "", HasEvents: a.HasEventSettings()}
 	title := "wecom.new_title"
 	if a.ID != 0 {
 		n, err := h.Store.CountBindings(c.Request.Context(), a.ID)
@@ -192,7 +195,8 @@ func codeText(t views.Translator, code int, kind string) string {
 // pasteInfo is what the WeCom admin console needs from this authenticator (DESIGN.md §5).
 func pasteInfo(a models.Authenticator) *views.PasteInfo {
 	origin := a.Options.Origin
-	x := &views.PasteInfo{CallbackURL: origin + "/auth/wecom/" + a.Name + "/callback", OutboundIP: a.Options.LastSeenIP}
+	x := &views.PasteInfo{CallbackURL: origin + "/auth/wecom/" + a.Name + "/callback", OutboundIP: a.Options.LastSeenIP,
+		EventsURL: origin + "/auth/wecom/" + a.Name + "/events", EventsConfigured: a.HasEventSettings()}
 	if u, err := url.Parse(origin); err == nil {
 		x.TrustedDomain = u.Host // url keeps ":port" only when it was written, and ValidOrigin keeps it as typed
 		if (u.Scheme == "https" && u.Port() == "443") || (u.Scheme == "http" && u.Port() == "80") {

@@ -19,6 +19,7 @@ import (
 
 	"gatehouse/apps"
 	"gatehouse/auth"
+	"gatehouse/directory"
 	"gatehouse/models"
 	"gatehouse/static"
 	"gatehouse/views"
@@ -63,6 +64,8 @@ type Deps struct {
 	IsDemoAuthenticator func(models.Authenticator) bool
 	// DirectorySync is how often the directory sweep runs (0: off), for the dashboard.
 	DirectorySync time.Duration
+	// Events receives WeCom's event callbacks (DESIGN.md §11).
+	Events *directory.Events
 }
 
 // Handlers holds the HTTP handlers.
@@ -298,6 +301,9 @@ func (h *Handlers) ServerError(c *gin.Context) {
 
 // TooLarge answers 413 when a request body is over its route's limit.
 func (h *Handlers) TooLarge(c *gin.Context) {
+	if h.eventTooLarge(c) {
+		return
+	}
 	h.errorPage(c, http.StatusRequestEntityTooLarge, "error.too_large", "error.too_large_text")
 }
 

@@ -133,7 +133,7 @@ func firstOf(v string, detail map[string]any, key string) string {
 
 // capped tells whether an event falls under AnonymousAuditPerMinute.
 func capped(e Event) bool {
-	return e.ActorUserID == 0 && e.IP != "" && (e.Action == ActionSigninFailed || e.Action == ActionSigninRefused)
+	return e.ActorUserID == 0 && e.IP != "" && (e.Action == ActionSigninFailed || e.Action == ActionSigninRefused || e.Action == ActionEventRefused)
 }
 
 // spendAuditBudget counts one anonymous refusal row for ip in the current minute, in one statement so

@@ -247,6 +247,30 @@ func migrations() []*gormigrate.Migration {
 				return tx.Migrator().DropTable("directory_sweep_leases", "directory_sweep_cursors", "directory_sweep_rounds")
 			},
 		},
+		{
+			// WeCom's event callback (DESIGN.md §11): the app's 接收消息 Token and EncodingAESKey, sealed
+			// like the secret, and the events already applied, so that a replay changes nothing.
+			ID: "2026120213c1_event_settings",
+			Migrate: func(tx *gorm.DB) error {
+				for _, col := range []string{"event_token_sealed", "event_aes_key_sealed"} {
+					if tx.Migrator().HasColumn("authenticators", col) {
+						continue
+					}
+					if err := tx.Exec("ALTER TABLE authenticators ADD COLUMN " + col + " text NOT NULL DEFAULT ''").Error; err != nil {
+						return fmt.Errorf("add authenticators.%s: %w", col, err)
+					}
+				}
+				type DirectoryEvent struct {
+					AuthenticatorID int64     `gorm:"primaryKey;autoIncrement:false"`
+					Member          string    `gorm:"primaryKey;size:128"`
+					Event           string    `gorm:"primaryKey;size:64"`
+					CreateTime      int64     `gorm:"primaryKey;autoIncrement:false"`
+					SeenAt          time.Time `gorm:"not null;index"`
+				}
+				return tx.Migrator().CreateTable(&DirectoryEvent{})
+			},
+			Rollback: func(tx *gorm.DB) error { return tx.Migrator().DropTable("directory_events") },
+		},
 	}
 }
 

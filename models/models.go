@@ -98,6 +98,11 @@ type Authenticator struct {
 	AutoLogin    bool   `gorm:"not null;default:false"`
 	CreatedAt    time.Time
 	UpdatedAt    time.Time
+
+	// EventTokenSealed and EventAESKeySealed are the app's 接收消息 Token and EncodingAESKey, sealed
+	// like the secret (EventToken, EventAESKey); both empty when events are not configured.
+	EventTokenSealed  string `gorm:"type:text;not null;default:''"`
+	EventAESKeySealed string `gorm:"column:event_aes_key_sealed;type:text;not null;default:''"`
 }
 
 // IsWeCom tells whether this is a WeCom authenticator.

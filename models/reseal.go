@@ -58,6 +58,11 @@ func (s *Store) ResealSecrets(ctx context.Context, sealer *Sealer) (SealedState,
 	}
 	n, err := s.resealTokens(ctx, sealer)
 	st.Resealed += n
+	if err != nil {
+		return st, err
+	}
+	n, err = s.resealEventSettings(ctx, sealer)
+	st.Resealed += n
 	return st, err
 }
 

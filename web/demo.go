@@ -169,6 +169,12 @@ func SeedDemo(ctx context.Context, s *models.Store, cfg Config) error {
 	// The origin follows the demo's address, which may change between runs; a start without demo mode
 	// disabled it (RetireDemo), so it is enabled again, with auto login.
 	a.SecretSealed = sealed
+	if a.EventTokenSealed, err = sealer.Seal(wecomtest.DemoEventToken, models.EventToken(demoAuthenticatorName)); err != nil {
+		return err
+	}
+	if a.EventAESKeySealed, err = sealer.Seal(wecomtest.DemoEventAESKey, models.EventAESKey(demoAuthenticatorName)); err != nil {
+		return err
+	}
 	a.Options.Origin = demoOrigin(cfg)
 	a.Enabled, a.AutoLogin = true, true
 	if a.ID == 0 {
@@ -233,6 +239,7 @@ func logDemoGuide(log *slog.Logger, cfg Config) {
 		"                    lisi 李四 (new: auto-signup creates the user), wangwu 王五 (outside the app's visible range),",
 		"                    zhaoliu 赵六 (disabled in WeCom), sunqi 孙七 (refuses consent).",
 		"  First sign-in:    a QR sign-in of zhangsan before any in-app sign-in explains why the first one must happen in WeCom.",
+		"  Leavers:          on " + o + demoPrefix + "/directory make a signed-in member leave: WeCom's event ends their session at once; 'Come back' lets them in again.",
 		"  Hand-off QR:      QR sign-in as lisi (not linked yet): the page shows a hand-off QR code. Open its link ('The link in the code')",
 		"                    in another tab, click 'Open as the WeCom client', pick lisi: the phone side says 'Done'; back in the first",
 		"                    tab the page signs in by itself (or press 'I have scanned it'). Pick another member to see handoff_mismatch.",

@@ -50,6 +50,9 @@ func (s *Server) routes() *gin.Engine {
 	wecom.GET("/handoff-status", h.WeComHandoffStatus)
 	wecom.POST("/handoff-continue", h.WeComHandoffContinue)
 	wecom.POST("/handoff-cancel", h.WeComHandoffCancel)
+	// WeCom's event callback (DESIGN.md §11): the URL check and signed, encrypted events, up to 1 MiB.
+	wecom.GET("/events", h.WeComEvents)
+	uploads.POST(wecom, "/events", handlers.EventMaxBody, h.WeComEvents)
 
 	account := r.Group("", s.requireUser)
 	account.GET("/account", h.Account)

@@ -23,6 +23,7 @@ import (
 	"gatehouse/static"
 	"gatehouse/views"
 	"gatehouse/wecom"
+	"gatehouse/wecom/wecomtest"
 )
 
 // Gin keeps its mode in a package variable; it is set once here, because setting it per server would
@@ -58,6 +59,8 @@ type Options struct {
 	RequestTimeout time.Duration
 	// DirectorySweep tunes the directory sweep (tests: its clock and pacing).
 	DirectorySweep directory.SweepOptions
+	// EventRefresh re-reads one member from WeCom for change_contact events (nil: none; tests).
+	EventRefresh func(ctx context.Context, a models.Authenticator, userid string) error
 }
 
 // defaultRequestTimeout bounds a request's database and WeCom work. A database that stops answering
@@ -148,16 +151,26 @@ func New(cfg Config, store *models.Store, log *slog.Logger, opts Options) (*Serv
 		DirectorySync:       cfg.DirectorySync,
 		Apps:                apps.NewApps(store),
 		AppSecrets:          apps.NewShown(models.DeriveKey(cfg.SecretKey, "app secret shown")),
+		Events: &directory.Events{Store: store, Sealer: sealer, Now: now, Log: log, Refresh: opts.EventRefresh,
+			Members: &directory.Members{Store: store, Now: now, Log: log}},
 	})
 	// Cross-origin POSTs (CSRF) are refused by the standard library's check of Sec-Fetch-Site/Origin;
 	// SameSite=Lax cookies are the second layer.
 	cop := http.NewCrossOriginProtection()
 	cop.SetDenyHandler(http.HandlerFunc(s.h.CrossOriginDenied))
+	// WeCom's event POSTs come from its servers, not a browser, and are authenticated by their
+	// signature, never by a cookie.
+	cop.AddInsecureBypassPattern("POST /auth/wecom/{name}/events")
 	timeout := opts.RequestTimeout
 	if timeout <= 0 {
 		timeout = defaultRequestTimeout
 	}
 	s.handler = withDeadline(cop.Handler(s.routes()), timeout)
+	if sim, ok := demoSim.(*wecomtest.Sim); ok {
+		if err := connectDemoEvents(sim, cfg, s.handler); err != nil {
+			return nil, fmt.Errorf("demo event callback: %w", err)
+		}
+	}
 	return s, nil
 }
 

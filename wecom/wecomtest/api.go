@@ -158,6 +158,7 @@ func (s *Sim) routes() *http.ServeMux {
 	mux.HandleFunc("/connect/oauth2/authorize", s.authorizePage)
 	mux.HandleFunc("/wwlogin/sso/login", s.loginPage)
 	mux.HandleFunc("/{$}", s.indexPage)
+	s.eventRoutes(mux) // the directory console page (events_page.go)
 	return mux
 }
 

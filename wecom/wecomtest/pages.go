@@ -462,6 +462,7 @@ code{font-size:13px}
 {{- else if eq .Kind "index"}}
 <h1>{{.Title}}</h1>
 <p class="hint">API: <code>cgi-bin/…</code> · pages: <code>connect/oauth2/authorize</code>, <code>wwlogin/sso/login</code></p>
+<p><a href="directory" data-testid="sim-directory-link">通讯录：让成员离职或回来 · Directory: make a member leave or come back</a></p>
 {{- range .Corps}}
 <h2>{{.Name}}</h2>
 <p>corp id <code>{{.ID}}</code>; 可信域名 trusted domains: {{range .Domains}}<code>{{.}}</code> {{end}}</p>

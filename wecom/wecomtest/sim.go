@@ -112,6 +112,9 @@ type Sim struct {
 	down      bool // every API call has its connection dropped without a reply
 	failAll   int  // every API call answers this errcode (0: none)
 	lastSweep time.Time
+
+	evOnce sync.Once
+	ev     *eventState // event callbacks and their deliveries (events.go)
 }
 
 type appKey struct {
@@ -278,7 +281,9 @@ func (s *Sim) SetMemberStatus(corpID, userID string, status int) error {
 	if !ok {
 		return fmt.Errorf("wecomtest: corp %s: no member %s", corpID, userID)
 	}
+	before := memberSnapshot(c, m)
 	m.Status = status
+	s.queueMemberEvents(c, m, before) // subscribe / unsubscribe / change_contact pushes (events.go)
 	return nil
 }
 
