@@ -167,6 +167,10 @@ func (h *Handlers) renderUserPage(c *gin.Context, status int, u models.User, d v
 	}
 	d.User, d.Bindings, d.Sessions, d.CurrentSession = u, bindings, sessions, currentSession(c).ID
 	d.Members = h.memberViews(c, h.bindingsService().CheckAll(c.Request.Context(), bindings))
+	if d.Directory, err = h.directoryViews(c.Request.Context(), u.ID, bindings); err != nil {
+		h.fail(c, err)
+		return
+	}
 	p := h.page(c, "users.title", "users")
 	p.Title = u.Username
 	h.render(c, status, views.UserEditPage(p, d))

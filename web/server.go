@@ -16,6 +16,7 @@ import (
 	"github.com/gin-gonic/gin"
 
 	"gatehouse/auth"
+	"gatehouse/directory"
 	"gatehouse/handlers"
 	"gatehouse/models"
 	"gatehouse/static"
@@ -38,6 +39,8 @@ type Server struct {
 	h        *handlers.Handlers
 	handler  http.Handler
 	demoSim  http.Handler // the in-process WeCom simulator in demo mode, else nil
+	// refresher refreshes what WeCom says of a member (sign-ins; the sweep calls its Refresh).
+	refresher *directory.Refresher
 	// trustedProxies are GATEHOUSE_TRUSTED_PROXIES, parsed: peers whose X-Forwarded-Proto is believed.
 	trustedProxies []netip.Prefix
 }
@@ -102,7 +105,10 @@ func New(cfg Config, store *models.Store, log *slog.Logger, opts Options) (*Serv
 		log.Warn("wecom calls paused after repeated failures", "api_base", apiBase, "corp_id", corpID)
 	}
 	wecomClient := wecom.NewClient(opts.HTTPClient, models.NewTokenCache(store, sealer, now), wecom.WithBreaker(breaker))
-	signin := auth.NewWeCom(store, wecomClient, sealer, auth.WeComBases{API: cfg.WeComAPIBase, OAuth: cfg.WeComOAuthBase, Login: cfg.WeComLoginBase, HTTPHosts: cfg.WeComAllowHTTP}, now).WithHandoffTTL(cfg.HandoffTTL)
+	// What WeCom says of each bound member, refreshed at every WeCom sign-in (DESIGN.md §11).
+	refresher := &directory.Refresher{Store: store, WeCom: wecomClient, Members: &directory.Members{Store: store, Now: now, Log: log}, Now: now, Log: log}
+	signin := auth.NewWeCom(store, wecomClient, sealer, auth.WeComBases{API: cfg.WeComAPIBase, OAuth: cfg.WeComOAuthBase, Login: cfg.WeComLoginBase, HTTPHosts: cfg.WeComAllowHTTP}, now).WithHandoffTTL(cfg.HandoffTTL).WithDirectory(refresher, log)
+	refresher.Config = signin.Config
 	proxies, err := parsePrefixes(cfg.TrustedProxies)
 	if err != nil {
 		return nil, err
@@ -118,6 +124,7 @@ func New(cfg Config, store *models.Store, log *slog.Logger, opts Options) (*Serv
 			cfg.SessionIdle, cfg.SessionMax, secure, now),
 	}
 	s.trustedProxies = proxies
+	s.refresher = refresher
 	s.h = handlers.New(handlers.Deps{
 		Store:    store,
 		Sessions: s.sessions,
