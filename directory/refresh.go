@@ -223,7 +223,7 @@ func (r *Refresher) tree(ctx context.Context, a models.Authenticator, cfg wecom.
 	case resting:
 		return nil, errors.New("directory tree: the last fetch failed moments ago")
 	}
-	ch := r.flight.DoChan(strconv.FormatInt(a.ID, 10)+" "+key, func() (any, error) {
+	ch := r.flight.DoChan(flightKey(a.ID, key), func() (any, error) {
 		// The fetch serves every waiter and the next sign-ins: one caller giving up must not cancel it.
 		fctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), treeFetchTimeout)
 		defer cancel()
@@ -266,7 +266,6 @@ func (r *Refresher) fetch(ctx context.Context, a models.Authenticator, cfg wecom
 		return nil, fmt.Errorf("directory tree of %q: %w", a.Name, err)
 	}
 	t.key, t.fetched, t.ok = key, r.Now(), true
-	r.store(a.ID, t)
 	depts := make([]models.DirectoryDepartment, 0, len(t.parent))
 	for id, p := range t.parent {
 		depts = append(depts, models.DirectoryDepartment{DeptID: id, ParentID: p, Name: t.names[id]})
@@ -281,6 +280,8 @@ func (r *Refresher) fetch(ctx context.Context, a models.Authenticator, cfg wecom
 		// The tree is still right for this process; the pages show the last recorded names.
 		r.Log.Error("record the WeCom department and tag tree", "authenticator", a.Name, "err", err)
 	}
+	// In use only once recorded, so the names on the pages are never older than the tree in use.
+	r.store(a.ID, t)
 	return t, nil
 }
 
@@ -293,11 +294,20 @@ func (r *Refresher) store(id int64, t *tree) {
 	r.trees[id] = t
 }
 
-// Forget drops an authenticator's cached tree (its settings changed, or a test wants a fresh fetch).
+// Forget drops an authenticator's cached tree (its settings changed, or a test wants a fresh fetch);
+// the next refresh fetches anew rather than join a fetch under way.
 func (r *Refresher) Forget(authenticatorID int64) {
 	r.mu.Lock()
 	defer r.mu.Unlock()
+	if t := r.trees[authenticatorID]; t != nil {
+		r.flight.Forget(flightKey(authenticatorID, t.key))
+	}
 	delete(r.trees, authenticatorID)
+}
+
+// flightKey names the fetch of an authenticator's tree with one app's settings.
+func flightKey(authenticatorID int64, cacheKey string) string {
+	return strconv.FormatInt(authenticatorID, 10) + " " + cacheKey
 }
 
 // read calls WeCom: simplelist once, then department/get for each visible department and tag/get
