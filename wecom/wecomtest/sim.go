@@ -320,7 +320,8 @@ func (s *Sim) killToken(key appKey, code int) {
 }
 
 // FailNext makes the next n calls to endpoint ("gettoken", "getuserinfo", "getuserdetail",
-// "user/get", "getuserid"; the legacy paths share their modern endpoint's name) answer errcode,
+// "user/get", "getuserid", "department/simplelist", "department/list", "department/get",
+// "tag/list", "tag/get", "user/list_id"; the legacy paths share their modern endpoint's name) answer errcode,
 // before any other check. Calls queue up: FailNext("x", 1, -1) then FailNext("x", 1, 45009)
 // answers -1 then 45009.
 func (s *Sim) FailNext(endpoint string, n int, errcode int) {
