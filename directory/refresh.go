@@ -162,7 +162,8 @@ func (r *Refresher) refresh(ctx context.Context, a models.Authenticator, cfg wec
 	m.Ancestry = t.ancestry(m.Departments)
 	m.Tags = slices.Clone(t.tagsOf[strings.ToLower(b.Subject)])
 	known := !old.RefreshedAt.IsZero()
-	out.Moved = known && !sameSet(old.Departments, m.Departments)
+	// A first record, or one a cut-off made before any refresh, has no departments to move from.
+	out.Moved = known && len(old.Departments) > 0 && !sameSet(old.Departments, m.Departments)
 	unchanged := known && old.Status == m.Status && slices.Equal(old.Departments, m.Departments) &&
 		slices.Equal(old.Ancestry, m.Ancestry) && slices.Equal(old.Tags, m.Tags)
 	if unchanged && now.Sub(old.RefreshedAt) < factsFreshFor && out.Change.Binding.ID == 0 {
