@@ -279,11 +279,15 @@ func (w *WeCom) currentBinding(ctx context.Context, a models.Authenticator, subj
 func (w *WeCom) finishMember(ctx context.Context, a models.Authenticator, cfg wecom.Config, b models.Binding, userID string, inClient bool) (models.User, models.Binding, error) {
 	if w.directory != nil {
 		res, err := w.directory.SignIn(ctx, a, cfg, b)
-		if res.Gone {
-			return models.User{}, b, &Refusal{Outcome: OutcomeMemberLeft, UserID: userID, InClient: inClient, Err: err}
+		if res.Gone && err == nil {
+			return models.User{}, b, &Refusal{Outcome: OutcomeMemberLeft, UserID: userID, InClient: inClient}
 		}
-		if err != nil {
+		switch {
+		case errors.Is(err, directory.ErrNotRefreshed):
 			w.log.Warn("refresh the WeCom member at sign-in; the last facts are kept", "authenticator", a.Name, "userid", userID, "err", err)
+		case err != nil:
+			// The suspension could not be checked (the database): no sign-in without it.
+			return models.User{}, b, err
 		}
 	}
 	return w.finish(ctx, b, userID, inClient)

@@ -21,6 +21,10 @@ import (
 // ActionMemberMoved is audited when a refresh finds a member in other departments than last time.
 const ActionMemberMoved = "directory.member_moved"
 
+// ErrNotRefreshed wraps a refresh that WeCom could not answer (busy, rate limited, unreachable, the
+// tree unavailable): the last facts stay. Any other error (the database) is not wrapped by it.
+var ErrNotRefreshed = errors.New("directory: WeCom did not answer the refresh")
+
 // Cache and fetch settings of the department and tag tree.
 const (
 	// DefaultTreeTTL is how long an authenticator's tree is used before it is fetched again.
@@ -111,9 +115,9 @@ func (r *Refresher) Refresh(ctx context.Context, a models.Authenticator, userid 
 
 // SignIn checks and refreshes the member of binding b during a WeCom sign-in whose identity WeCom
 // just confirmed. A suspended binding is Gone and Suspended without asking WeCom: it signs nobody in
-// until a sweep or an event finds the member active again (DESIGN.md §11). An error means the facts
-// could not be refreshed (WeCom busy, rate limited, unreachable): the last facts stay, and the caller
-// logs it and goes on.
+// until a sweep or an event finds the member active again (DESIGN.md §11). An ErrNotRefreshed error
+// means WeCom could not answer (busy, rate limited, unreachable): the last facts stay, and the caller
+// logs it and goes on; any other error (the database) must end the sign-in.
 func (r *Refresher) SignIn(ctx context.Context, a models.Authenticator, cfg wecom.Config, b models.Binding) (Refreshed, error) {
 	old, _, err := r.Store.DirectoryMemberOf(ctx, b.ID)
 	if err != nil {
@@ -132,7 +136,7 @@ func (r *Refresher) refresh(ctx context.Context, a models.Authenticator, cfg wec
 	case errors.Is(err, wecom.ErrMemberUnavailable):
 		return r.gone(ctx, a, b, models.MemberUnavailable, source)
 	case err != nil:
-		return Refreshed{Member: old}, fmt.Errorf("refresh %q at %q: %w", b.Subject, a.Name, err)
+		return Refreshed{Member: old}, fmt.Errorf("%w: refresh %q at %q: %w", ErrNotRefreshed, b.Subject, a.Name, err)
 	case member.Status == models.MemberDisabled || member.Status == models.MemberLeft:
 		return r.gone(ctx, a, b, member.Status, source)
 	}
@@ -150,7 +154,7 @@ func (r *Refresher) refresh(ctx context.Context, a models.Authenticator, cfg wec
 	t, err := r.tree(ctx, a, cfg)
 	if err != nil {
 		// The status is known and applied; departments and tags keep their last values.
-		return Refreshed{Member: old, Change: out.Change}, fmt.Errorf("refresh %q at %q: %w", b.Subject, a.Name, err)
+		return Refreshed{Member: old, Change: out.Change}, fmt.Errorf("%w: refresh %q at %q: %w", ErrNotRefreshed, b.Subject, a.Name, err)
 	}
 	now := r.Now()
 	m := models.DirectoryMember{BindingID: b.ID, AuthenticatorID: b.AuthenticatorID, UserID: b.UserID, Status: status, RefreshedAt: now}

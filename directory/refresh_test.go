@@ -174,7 +174,7 @@ func TestRefreshTreeCache(t *testing.T) {
 		w.sim.FailNext("department/simplelist", 1, 45009)
 		before := w.sim.Calls("department/simplelist")
 		_, err = w.r.Refresh(ctx, w.a, "lisi")
-		if !errors.Is(err, wecom.ErrRateLimited) {
+		if !errors.Is(err, wecom.ErrRateLimited) || !errors.Is(err, directory.ErrNotRefreshed) {
 			t.Errorf("refresh with the tree rate limited: %v", err)
 		}
 		if _, err := w.r.Refresh(ctx, w.a, "lisi"); err == nil {
