@@ -262,6 +262,13 @@ func (w *WeCom) ClaimHandoff(ctx context.Context, a models.Authenticator, t Hand
 	if !moved {
 		return models.User{}, h, &Refusal{Outcome: OutcomeHandoffInvalid, UserID: h.Subject}
 	}
+	// The member may have been cut off since the phone signed in.
+	if gone, err := w.suspended(ctx, h.BindingID); err != nil || gone {
+		if err != nil {
+			return models.User{}, h, err
+		}
+		return models.User{}, h, &Refusal{Outcome: OutcomeMemberLeft, UserID: h.Subject}
+	}
 	u, _, err := w.finish(ctx, models.Binding{ID: h.BindingID, UserID: h.UserID}, h.Subject, false)
 	return u, h, err
 }

@@ -4,10 +4,12 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"log/slog"
 	"strconv"
 	"strings"
 	"time"
 
+	"gatehouse/directory"
 	"gatehouse/models"
 	"gatehouse/wecom"
 )
@@ -32,6 +34,10 @@ const (
 	// OutcomeBindByAdmin: the mobile matches an administrator without a password, whom a mobile
 	// number alone never binds and who has nothing to confirm with; another administrator binds it.
 	OutcomeBindByAdmin = "bind_by_admin"
+	// OutcomeMemberLeft: WeCom says the member left, is disabled or is no longer in the app's visible
+	// range, or the binding is suspended for that reason (DESIGN.md §11). It comes before any other
+	// outcome of a bound member.
+	OutcomeMemberLeft = "member_left"
 )
 
 // maxCodeLen bounds the OAuth code accepted on a callback: WeCom's codes are a few dozen bytes, well
@@ -90,6 +96,16 @@ type WeCom struct {
 	now    func() time.Time
 	// handoffTTL is how long a hand-off QR code works (GATEHOUSE_HANDOFF_TTL).
 	handoffTTL time.Duration
+	// directory checks and refreshes what WeCom says of a bound member at each sign-in (nil: not at all).
+	directory *directory.Refresher
+	log       *slog.Logger
+}
+
+// WithDirectory makes every WeCom sign-in of a bound member check its binding is not suspended and
+// refresh the member's status, departments and tags; log records refreshes that fail.
+func (w *WeCom) WithDirectory(r *directory.Refresher, log *slog.Logger) *WeCom {
+	w.directory, w.log = r, log
+	return w
 }
 
 // NewWeCom builds the WeCom sign-in rules.
@@ -160,7 +176,7 @@ func (w *WeCom) resolve(ctx context.Context, a models.Authenticator, cfg wecom.C
 		return models.User{}, models.Binding{}, err
 	}
 	if found {
-		return w.finish(ctx, b, info.UserID, inClient)
+		return w.finishMember(ctx, a, cfg, b, info.UserID, inClient)
 	}
 	// A bind or sign-up that loses a race (the same member signing in on two devices at once) finds
 	// the winner's binding and signs in with it. Any other conflict (the userid or user is taken by a
@@ -174,7 +190,7 @@ func (w *WeCom) resolve(ctx context.Context, a models.Authenticator, cfg wecom.C
 			return models.User{}, models.Binding{}, rerr
 		}
 		if found {
-			return w.finish(ctx, b, info.UserID, inClient)
+			return w.finishMember(ctx, a, cfg, b, info.UserID, inClient)
 		}
 		return refuse(OutcomeBindingConflict, info.UserID, err)
 	}
@@ -222,7 +238,7 @@ func (w *WeCom) resolve(ctx context.Context, a models.Authenticator, cfg wecom.C
 		if err != nil {
 			return resolveConflict(err)
 		}
-		return w.finish(ctx, b, info.UserID, inClient)
+		return w.finishMember(ctx, a, cfg, b, info.UserID, inClient)
 	case !errors.Is(err, models.ErrNotFound):
 		return models.User{}, models.Binding{}, err
 	case !a.Options.AutoSignup:
@@ -236,7 +252,7 @@ func (w *WeCom) resolve(ctx context.Context, a models.Authenticator, cfg wecom.C
 	if err != nil {
 		return resolveConflict(err)
 	}
-	return w.finish(ctx, b, info.UserID, inClient)
+	return w.finishMember(ctx, a, cfg, b, info.UserID, inClient)
 }
 
 // Privileged tells whether a mobile match alone must not bind u: an administrator, or anyone who
@@ -254,6 +270,33 @@ func (w *WeCom) currentBinding(ctx context.Context, a models.Authenticator, subj
 		return b, false, err
 	}
 	return b, b.CorpID == a.Options.CorpID, nil
+}
+
+// finishMember ends the sign-in of the member of binding b, whose identity WeCom just confirmed: a
+// suspended binding or a member WeCom now reports gone ends on member_left before any other outcome;
+// otherwise the member's facts are refreshed (a refresh that fails is logged and the last facts kept:
+// it never blocks the sign-in) and the user is loaded.
+func (w *WeCom) finishMember(ctx context.Context, a models.Authenticator, cfg wecom.Config, b models.Binding, userID string, inClient bool) (models.User, models.Binding, error) {
+	if w.directory != nil {
+		res, err := w.directory.SignIn(ctx, a, cfg, b)
+		if res.Gone && err == nil {
+			return models.User{}, b, &Refusal{Outcome: OutcomeMemberLeft, UserID: userID, InClient: inClient}
+		}
+		switch {
+		case errors.Is(err, directory.ErrNotRefreshed):
+			w.log.Warn("refresh the WeCom member at sign-in; the last facts are kept", "authenticator", a.Name, "userid", userID, "err", err)
+		case err != nil:
+			// The suspension could not be checked (the database): no sign-in without it.
+			return models.User{}, b, err
+		}
+	}
+	return w.finish(ctx, b, userID, inClient)
+}
+
+// suspended tells whether binding id is suspended because WeCom reported its member gone.
+func (w *WeCom) suspended(ctx context.Context, bindingID int64) (bool, error) {
+	m, _, err := w.store.DirectoryMemberOf(ctx, bindingID)
+	return m.SuspendedAt != nil, err
 }
 
 // finish loads the bound user and refuses a disabled one.

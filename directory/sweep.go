@@ -334,21 +334,19 @@ func (s *Sweeper) apply(ctx context.Context, a models.Authenticator, m models.Sw
 		if !m.Suspended {
 			return SweepActive, counts, nil
 		}
-		ch, err := s.members.Back(ctx, a, m.Subject, SourceSweep)
-		if err != nil {
+		// The reader may have let the member back already (RefreshReader does): Back is then a no-op,
+		// and the count follows what the round found at the start, suspended.
+		if _, err := s.members.Back(ctx, a, m.Subject, SourceSweep); err != nil {
 			return "", counts, err
 		}
-		if ch.Changed {
-			counts.Back = 1
-			return SweepBack, counts, nil
-		}
-		return SweepActive, counts, nil
+		counts.Back = 1
+		return SweepBack, counts, nil
 	case models.MemberDisabled, models.MemberLeft, models.MemberUnavailable:
-		ch, err := s.members.Left(ctx, a, m.Subject, status, SourceSweep)
-		if err != nil {
+		// As above: the reader may have cut the member off already; Left then changes nothing more.
+		if _, err := s.members.Left(ctx, a, m.Subject, status, SourceSweep); err != nil {
 			return "", counts, err
 		}
-		if ch.Changed && !m.Suspended {
+		if !m.Suspended {
 			counts.Left = 1
 			return SweepLeft, counts, nil
 		}

@@ -140,7 +140,7 @@ func newSweepEnv(t *testing.T, st *models.Store, failing map[string]int) *sweepE
 	clock := &fakeClock{t: time.Now().UTC()}
 	client := wecom.NewClient(httpClient, nil, wecom.WithBreaker(wecom.BreakerSettings{Now: clock.Now}))
 	log := slog.New(slog.NewTextHandler(io.Discard, nil))
-	reader := &countingReader{now: clock.Now, next: directory.WeComReader{Client: client, Config: func(a models.Authenticator) (wecom.Config, error) {
+	reader := &countingReader{now: clock.Now, next: directory.StatusReader{Client: client, Config: func(a models.Authenticator) (wecom.Config, error) {
 		secret := "app-secret"
 		if a.Options.AgentID == 7 {
 			secret = "other"

@@ -24,6 +24,10 @@ func (h *Handlers) Account(c *gin.Context) {
 		return
 	}
 	d := views.AccountData{User: u, Bindings: bindings, CanUnbind: canUnbind, Sessions: sessions, CurrentSession: currentSession(c).ID, Mobile: c.FullPath() == "/m"}
+	if d.Directory, err = h.directoryViews(c.Request.Context(), u.ID, bindings); err != nil {
+		h.fail(c, err)
+		return
+	}
 	h.render(c, http.StatusOK, views.AccountPage(h.page(c, "account.title", ""), d))
 }
 

@@ -171,6 +171,10 @@ func (h *Handlers) renderUserPage(c *gin.Context, status int, u models.User, d v
 		h.fail(c, err)
 		return
 	}
+	if d.Directory, err = h.directoryViews(c.Request.Context(), u.ID, bindings); err != nil {
+		h.fail(c, err)
+		return
+	}
 	p := h.page(c, "users.title", "users")
 	p.Title = u.Username
 	h.render(c, status, views.UserEditPage(p, d))

@@ -216,6 +216,7 @@ var outcomeStatus = map[string]int{
 	auth.OutcomeUserDisabled:             http.StatusForbidden,
 	auth.OutcomeBindingConflict:          http.StatusConflict,
 	auth.OutcomeBindByAdmin:              http.StatusForbidden,
+	auth.OutcomeMemberLeft:               http.StatusForbidden,
 	auth.OutcomeConfirmPassword:          http.StatusOK,
 	auth.OutcomeWeComError:               http.StatusBadGateway,
 	auth.OutcomeHandoffDone:              http.StatusOK,
@@ -265,7 +266,7 @@ func (h *Handlers) wecomRefusedWith(c *gin.Context, a models.Authenticator, p au
 	// Trying again helps unless the authenticator is gone, the answer would be the same page (a QR
 	// sign-in that must first happen inside the WeCom app), or a hand-off ended: that starts again on
 	// the desktop.
-	retry := r.Outcome != auth.OutcomeAuthenticatorUnavailable && !(r.Outcome == auth.OutcomeFirstSigninInClient && !r.InClient) &&
+	retry := r.Outcome != auth.OutcomeAuthenticatorUnavailable && r.Outcome != auth.OutcomeMemberLeft && !(r.Outcome == auth.OutcomeFirstSigninInClient && !r.InClient) &&
 		p.Handoff == 0 && !strings.HasPrefix(r.Outcome, "handoff_")
 	if retry {
 		d.Actions = append(d.Actions, views.Link{Label: t.T("outcome.try_again"), URL: wecomStartURL(a.Name, p.Redirect), Primary: true, TestID: "outcome-try-again"})

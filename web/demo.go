@@ -185,6 +185,9 @@ func SeedDemo(ctx context.Context, s *models.Store, cfg Config) error {
 	if err != nil && !errors.Is(err, models.ErrAutoLoginTaken) {
 		return fmt.Errorf("seed demo authenticator: %w", err)
 	}
+	if err := seedDemoDirectory(ctx, s, a); err != nil {
+		return err
+	}
 	if _, err := s.UserByUsername(ctx, demoSeededUser); errors.Is(err, models.ErrNotFound) {
 		mobile := "+8613800000001"
 		u := models.User{Username: demoSeededUser, Nickname: "张三 (Zhang San)", Email: "zhangsan@demo.example", Mobile: &mobile}
@@ -222,6 +225,43 @@ func StartDemo(ctx context.Context, s *models.Store, cfg Config, log *slog.Logge
 	return SeedDemo(ctx, s, cfg)
 }
 
+// demoGroup is the demo's group: everyone in the demo corp's R&D department and the teams under it.
+const demoGroup = "rd"
+
+// seedDemoDirectory records the demo corp's departments and tags, so the groups page can name them
+// before anyone signs in (each WeCom sign-in refreshes them), and creates the demo group once.
+func seedDemoDirectory(ctx context.Context, s *models.Store, a models.Authenticator) error {
+	if a.ID == 0 {
+		return nil
+	}
+	corp := wecomtest.DemoSeed().Corps[0]
+	var depts []models.DirectoryDepartment
+	for _, d := range corp.Departments {
+		depts = append(depts, models.DirectoryDepartment{DeptID: int64(d.ID), ParentID: int64(d.ParentID), Name: d.Name})
+	}
+	var tags []models.DirectoryTag
+	for _, t := range corp.Tags {
+		tags = append(tags, models.DirectoryTag{TagID: int64(t.ID), Name: t.Name})
+	}
+	if err := s.ReplaceDirectoryTree(ctx, a.ID, depts, tags, time.Now().UTC()); err != nil {
+		return fmt.Errorf("seed demo departments and tags: %w", err)
+	}
+	groups, err := s.Groups(ctx)
+	if err != nil {
+		return err
+	}
+	for _, g := range groups {
+		if g.Name == demoGroup {
+			return nil
+		}
+	}
+	g := models.Group{Name: demoGroup, Title: "研发部 R&D", Rules: "dept:" + a.Name + ":" + strconv.Itoa(wecomtest.DemoDeptRD)}
+	if err := s.CreateGroup(ctx, &g); err != nil && !errors.Is(err, models.ErrConflict) {
+		return fmt.Errorf("seed demo group: %w", err)
+	}
+	return nil
+}
+
 func recordDemoUser(ctx context.Context, s *models.Store, u models.User) error {
 	return s.Audit(ctx, models.Event{Action: demoUserMarker, Target: strconv.FormatInt(u.ID, 10), Detail: map[string]any{"username": u.Username}})
 }
@@ -238,6 +278,8 @@ func logDemoGuide(log *slog.Logger, cfg Config) {
 		"  Members:          zhangsan 张三 (mobile matches the Gatehouse user zhangsan: bound on first in-app sign-in),",
 		"                    lisi 李四 (new: auto-signup creates the user), wangwu 王五 (outside the app's visible range),",
 		"                    zhaoliu 赵六 (disabled in WeCom), sunqi 孙七 (refuses consent).",
+		"  Directory:        zhangsan is in 研发部 / 后端组 with the tags 管理层 and 值班, lisi in 研发部 / 前端组: after a sign-in, their",
+		"                    departments and tags show on /account and the admin user page; the group 'rd' takes everyone in 研发部.",
 		"  First sign-in:    a QR sign-in of zhangsan before any in-app sign-in explains why the first one must happen in WeCom.",
 		"  Leavers:          on " + o + demoPrefix + "/directory make a signed-in member leave: WeCom's event ends their session at once; 'Come back' lets them in again.",
 		"  Hand-off QR:      QR sign-in as lisi (not linked yet): the page shows a hand-off QR code. Open its link ('The link in the code')",

@@ -7,22 +7,19 @@ import (
 
 	"github.com/prometheus/client_golang/prometheus"
 
-	"gatehouse/auth"
 	"gatehouse/directory"
 	"gatehouse/models"
-	"gatehouse/wecom"
 )
 
-// newDirectorySweeper builds the directory sweep (GATEHOUSE_DIRECTORY_SYNC) over the server's WeCom
-// client, with its metrics on the server's registry.
-func newDirectorySweeper(cfg Config, store *models.Store, log *slog.Logger, now func() time.Time, client *wecom.Client, signin *auth.WeCom, metrics *Metrics, opts directory.SweepOptions) *directory.Sweeper {
+// newDirectorySweeper builds the directory sweep (GATEHOUSE_DIRECTORY_SYNC): each member it reads is
+// refreshed by the Refresher (status, departments, tags), with its metrics on the server's registry.
+func newDirectorySweeper(cfg Config, store *models.Store, log *slog.Logger, now func() time.Time, refresher *directory.Refresher, metrics *Metrics, opts directory.SweepOptions) *directory.Sweeper {
 	if opts.Now == nil {
 		opts.Now = now
 	}
 	opts.Observer = newSweepMetrics(metrics.registry)
 	members := &directory.Members{Store: store, Now: now, Log: log}
-	reader := directory.WeComReader{Client: client, Config: signin.Config}
-	return directory.NewSweeper(store, members, reader, cfg.DirectorySync, log, opts)
+	return directory.NewSweeper(store, members, directory.RefreshReader{Refresher: refresher}, cfg.DirectorySync, log, opts)
 }
 
 // SweepDirectoryOnce does what the directory sweep would do at its next tick (tests, operators' tools).

@@ -110,7 +110,10 @@ func New(cfg Config, store *models.Store, log *slog.Logger, opts Options) (*Serv
 		log.Warn("wecom calls paused after repeated failures", "api_base", apiBase, "corp_id", corpID)
 	}
 	wecomClient := wecom.NewClient(opts.HTTPClient, models.NewTokenCache(store, sealer, now), wecom.WithBreaker(breaker))
-	signin := auth.NewWeCom(store, wecomClient, sealer, auth.WeComBases{API: cfg.WeComAPIBase, OAuth: cfg.WeComOAuthBase, Login: cfg.WeComLoginBase, HTTPHosts: cfg.WeComAllowHTTP}, now).WithHandoffTTL(cfg.HandoffTTL)
+	// What WeCom says of each bound member, refreshed at every WeCom sign-in (DESIGN.md §11).
+	refresher := &directory.Refresher{Store: store, WeCom: wecomClient, Members: &directory.Members{Store: store, Now: now, Log: log}, Now: now, Log: log}
+	signin := auth.NewWeCom(store, wecomClient, sealer, auth.WeComBases{API: cfg.WeComAPIBase, OAuth: cfg.WeComOAuthBase, Login: cfg.WeComLoginBase, HTTPHosts: cfg.WeComAllowHTTP}, now).WithHandoffTTL(cfg.HandoffTTL).WithDirectory(refresher, log)
+	refresher.Config = signin.Config
 	proxies, err := parsePrefixes(cfg.TrustedProxies)
 	if err != nil {
 		return nil, err
@@ -126,7 +129,7 @@ func New(cfg Config, store *models.Store, log *slog.Logger, opts Options) (*Serv
 			cfg.SessionIdle, cfg.SessionMax, secure, now),
 	}
 	s.trustedProxies = proxies
-	s.sweeper = newDirectorySweeper(cfg, store, log, now, wecomClient, signin, metrics, opts.DirectorySweep)
+	s.sweeper = newDirectorySweeper(cfg, store, log, now, refresher, metrics, opts.DirectorySweep)
 	s.h = handlers.New(handlers.Deps{
 		Store:    store,
 		Sessions: s.sessions,
@@ -151,7 +154,7 @@ func New(cfg Config, store *models.Store, log *slog.Logger, opts Options) (*Serv
 		DirectorySync:       cfg.DirectorySync,
 		Apps:                apps.NewApps(store),
 		AppSecrets:          apps.NewShown(models.DeriveKey(cfg.SecretKey, "app secret shown")),
-		Events: &directory.Events{Store: store, Sealer: sealer, Now: now, Log: log, Refresh: opts.EventRefresh,
+		Events: &directory.Events{Store: store, Sealer: sealer, Now: now, Log: log, Refresh: eventRefresh(opts.EventRefresh, refresher),
 			Members: &directory.Members{Store: store, Now: now, Log: log}},
 	})
 	// Cross-origin POSTs (CSRF) are refused by the standard library's check of Sec-Fetch-Site/Origin;
@@ -355,4 +358,16 @@ func (s *Server) PruneAuditOnce(ctx context.Context) int64 {
 
 func contextWithTimeout(c *gin.Context, d time.Duration) (context.Context, context.CancelFunc) {
 	return context.WithTimeout(c.Request.Context(), d)
+}
+
+// eventRefresh is what a change_contact event re-reads a member with: the Refresher, unless a test
+// replaces it.
+func eventRefresh(test func(context.Context, models.Authenticator, string) error, r *directory.Refresher) func(context.Context, models.Authenticator, string) error {
+	if test != nil {
+		return test
+	}
+	return func(ctx context.Context, a models.Authenticator, userid string) error {
+		_, err := r.Refresh(ctx, a, userid)
+		return err
+	}
 }

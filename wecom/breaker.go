@@ -9,7 +9,7 @@ import (
 )
 
 // CodeBreakerOpen means the client did not call WeCom at all: recent calls to the same API host and
-// corp failed one after another (unreachable, hanging, -1 or 45009), so calls are paused for a while
+// corp failed one after another (unreachable, hanging, -1, 45009 or 45033), so calls are paused for a while
 // instead of making every member wait for yet another timeout.
 const CodeBreakerOpen = -4
 
@@ -160,7 +160,7 @@ func breakerFault(err error) (fault, neutral bool) {
 		return false, true
 	}
 	switch CodeOf(err) {
-	case CodeUnreachable, CodeBadResponse, -1, 45009:
+	case CodeUnreachable, CodeBadResponse, -1, 45009, 45033:
 		return true, false
 	case 0:
 		// Not a WeCom answer at all (the shared token cache failed): no verdict on WeCom.

@@ -94,6 +94,14 @@ func Meaning(code int) string {
 		return "access_token expired"
 	case 45009:
 		return "API rate limit reached"
+	case 45033:
+		return "too many concurrent API calls"
+	case 40068:
+		return "invalid tag id"
+	case 60003:
+		return "department not found"
+	case 60123:
+		return "invalid department id"
 	case 40003:
 		return "invalid userid"
 	case 46004:

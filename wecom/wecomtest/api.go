@@ -25,7 +25,14 @@ func (s *Sim) apiHandler(endpoint string, h func(*http.Request) (reply, int)) ht
 		if queue := s.failures[endpoint]; len(queue) > 0 {
 			injected, s.failures[endpoint] = queue[0], queue[1:]
 		}
+		limited, slot := s.admit(endpoint)
 		s.mu.Unlock()
+		if slot {
+			defer s.leave()
+		}
+		if injected == 0 {
+			injected = limited
+		}
 
 		if down {
 			dropConnection(w)
@@ -111,6 +118,14 @@ func errText(code int) string {
 		return "access_token expired"
 	case 45009:
 		return "api freq out of limit"
+	case 45033:
+		return "api concurrent out of limit"
+	case 40068:
+		return "invalid tagid"
+	case 60003:
+		return "department not found"
+	case 60123:
+		return "invalid party id"
 	case 40003:
 		return "invalid userid"
 	case 46004:
@@ -155,6 +170,12 @@ func (s *Sim) routes() *http.ServeMux {
 	mux.Handle("/cgi-bin/user/getuserdetail", s.apiHandler("getuserdetail", s.getUserDetail))
 	mux.Handle("/cgi-bin/user/get", s.apiHandler("user/get", s.getUser))
 	mux.Handle("/cgi-bin/user/getuserid", s.apiHandler("getuserid", s.getUserID))
+	mux.Handle("/cgi-bin/user/list_id", s.apiHandler("user/list_id", s.userListID))
+	mux.Handle("/cgi-bin/department/simplelist", s.apiHandler("department/simplelist", s.departmentSimpleList))
+	mux.Handle("/cgi-bin/department/list", s.apiHandler("department/list", s.departmentFullList))
+	mux.Handle("/cgi-bin/department/get", s.apiHandler("department/get", s.departmentGet))
+	mux.Handle("/cgi-bin/tag/list", s.apiHandler("tag/list", s.tagList))
+	mux.Handle("/cgi-bin/tag/get", s.apiHandler("tag/get", s.tagGet))
 	mux.HandleFunc("/connect/oauth2/authorize", s.authorizePage)
 	mux.HandleFunc("/wwlogin/sso/login", s.loginPage)
 	mux.HandleFunc("/{$}", s.indexPage)
@@ -336,7 +357,7 @@ func (s *Sim) getUser(r *http.Request) (reply, int) {
 	out := reply{
 		"userid":     m.UserID,
 		"name":       m.Name,
-		"department": m.Department,
+		"department": c.visibleMemberDepts(app, m), // only departments the app may see (§1)
 		"position":   m.Position,
 		"alias":      m.Alias,
 		"status":     m.Status,

@@ -11,6 +11,13 @@
 //	GET  /cgi-bin/user/get?access_token=&userid=
 //	POST /cgi-bin/user/getuserid?access_token=         {"mobile":"…"}
 //	GET  /cgi-bin/user/getuserinfo (legacy: PascalCase keys), POST /cgi-bin/user/getuserdetail (legacy)
+//	GET  /cgi-bin/department/simplelist|list|get, GET /cgi-bin/tag/list|get, POST /cgi-bin/user/list_id
+//
+// The directory reads (directory.go) answer within the app's visible range: user/get carries status
+// and only the departments the app may see, 60111 for a removed member, 60011 outside the range;
+// departments keep a parentid outside the range; tag/get lists visible members only; user/list_id is
+// refused (48002) for an app's token. SetRateLimit and SetConcurrencyLimit give 45009 and 45033;
+// OnMemberChange tells hooks (event pushes) of every change a setter makes to a member.
 //
 // Replies are always HTTP 200 with errcode/errmsg in the body and Error-Code/Error-Msg headers;
 // errmsg has the live format "<text>, hint: [<id>], from ip: <caller ip>, more info at …". Bad

@@ -185,25 +185,6 @@ func (s *Sim) CheckEventURL(ctx context.Context, corpID string, agentID int64) e
 	return nil
 }
 
-// SetMemberVisibleTo changes which apps see a member (nil: every app), as the admin console's
-// visible-range settings would; apps that gain or lose the member get subscribe / unsubscribe.
-func (s *Sim) SetMemberVisibleTo(corpID, userID string, visibleTo []int64) error {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	c, ok := s.corps[corpID]
-	if !ok {
-		return fmt.Errorf("wecomtest: no corp %s", corpID)
-	}
-	m, ok := c.members[userID]
-	if !ok {
-		return fmt.Errorf("wecomtest: corp %s: no member %s", corpID, userID)
-	}
-	before := memberSnapshot(c, m)
-	m.VisibleTo = slices.Clone(visibleTo)
-	s.queueMemberEvents(c, m, before)
-	return nil
-}
-
 // Pushes returns a copy of every delivery so far, oldest first.
 func (s *Sim) Pushes() []Push {
 	ev := s.events()

@@ -106,6 +106,12 @@ func printSeed(w io.Writer, base string, seed Seed) {
 		for _, a := range c.Apps {
 			fmt.Fprintf(w, "  app %q AgentId %d secret %s\n", a.Name, a.AgentID, a.Secret)
 		}
+		for _, d := range c.Departments {
+			fmt.Fprintf(w, "  department %-3d %s (parent %d)\n", d.ID, d.Name, d.ParentID)
+		}
+		for _, t := range c.Tags {
+			fmt.Fprintf(w, "  tag %-3d %s: %s\n", t.ID, t.Name, strings.Join(t.Users, ", "))
+		}
 		for _, m := range seed.Members[c.ID] {
 			notes, _ := memberNotes(&m, 0)
 			if m.VisibleTo != nil {

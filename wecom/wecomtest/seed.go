@@ -55,8 +55,19 @@ func (s *Sim) Apply(seed Seed) error {
 	return nil
 }
 
-// DemoSeed is the demo corp: one app, Gatehouse, and five members, each telling one story of
-// the sign-in rules.
+// Departments and tags of the demo corp (DemoSeed), for the demo's group and tests.
+const (
+	DemoDeptRD       = 2 // 研发部 R&D, with two teams under it
+	DemoDeptBackend  = 3 // 后端组 Backend team, under R&D
+	DemoDeptFrontend = 4 // 前端组 Frontend team, under R&D
+	DemoDeptSales    = 5 // 市场部 Marketing
+	DemoDeptFinance  = 6 // 财务部 Finance
+	DemoTagManagers  = 1 // 管理层 Managers
+	DemoTagOnCall    = 2 // 值班 On call
+)
+
+// DemoSeed is the demo corp: one app, Gatehouse, five members, each telling one story of the
+// sign-in rules, a small tree of departments with Chinese names, and two tags.
 func DemoSeed() Seed {
 	return Seed{
 		Corps: []Corp{{
@@ -64,18 +75,30 @@ func DemoSeed() Seed {
 			Name:           "Gatehouse Demo Corp",
 			TrustedDomains: []string{"localhost:8080", "127.0.0.1:8080"},
 			Apps:           []App{{AgentID: DemoAgentID, Secret: DemoSecret, Name: "Gatehouse"}},
+			Departments: []Department{
+				{ID: 1, Name: "Gatehouse 演示公司", NameEN: "Gatehouse Demo Corp"},
+				{ID: DemoDeptRD, Name: "研发部", NameEN: "R&D", ParentID: 1, Order: 300},
+				{ID: DemoDeptBackend, Name: "后端组", NameEN: "Backend", ParentID: DemoDeptRD, Order: 200},
+				{ID: DemoDeptFrontend, Name: "前端组", NameEN: "Frontend", ParentID: DemoDeptRD, Order: 100},
+				{ID: DemoDeptSales, Name: "市场部", NameEN: "Marketing", ParentID: 1, Order: 200},
+				{ID: DemoDeptFinance, Name: "财务部", NameEN: "Finance", ParentID: 1, Order: 100},
+			},
+			Tags: []Tag{
+				{ID: DemoTagManagers, Name: "管理层", Users: []string{"zhangsan"}},
+				{ID: DemoTagOnCall, Name: "值班", Users: []string{"zhangsan", "lisi"}},
+			},
 		}},
 		Members: map[string][]Member{DemoCorpID: {
 			// A Gatehouse user with this mobile exists: the first sign-in binds by mobile.
-			{UserID: "zhangsan", Name: "张三", Mobile: "13800000001", Email: "zhangsan@demo.example", Position: "工程师 Engineer", Department: []int{1}, Gender: "1"},
+			{UserID: "zhangsan", Name: "张三", Mobile: "13800000001", Email: "zhangsan@demo.example", Position: "工程师 Engineer", Department: []int{DemoDeptBackend}, Gender: "1"},
 			// Nobody has this mobile yet: auto-signup creates the user.
-			{UserID: "lisi", Name: "李四", Mobile: "13800000002", Email: "lisi@demo.example", Position: "设计师 Designer", Department: []int{1}, Gender: "2"},
+			{UserID: "lisi", Name: "李四", Mobile: "13800000002", Email: "lisi@demo.example", Position: "设计师 Designer", Department: []int{DemoDeptFrontend}, Gender: "2"},
 			// Outside Gatehouse's visible range: no user_ticket, and user/get answers 60011.
-			{UserID: "wangwu", Name: "王五", Mobile: "13800000003", Department: []int{2}, Gender: "1", VisibleTo: []int64{1000003}},
+			{UserID: "wangwu", Name: "王五", Mobile: "13800000003", Department: []int{DemoDeptSales}, Gender: "1", VisibleTo: []int64{1000003}},
 			// Disabled in WeCom: cannot finish a sign-in.
-			{UserID: "zhaoliu", Name: "赵六", Mobile: "13800000004", Department: []int{1}, Status: 2},
+			{UserID: "zhaoliu", Name: "赵六", Mobile: "13800000004", Department: []int{DemoDeptFinance}, Status: 2},
 			// Refuses the consent sheet: the callback has no code.
-			{UserID: "sunqi", Name: "孙七", Mobile: "13800000005", Department: []int{1}, RefuseConsent: true},
+			{UserID: "sunqi", Name: "孙七", Mobile: "13800000005", Department: []int{DemoDeptSales}, RefuseConsent: true},
 		}},
 	}
 }

@@ -49,6 +49,9 @@ type Corp struct {
 	TrustedDomains []string `json:"trusted_domains"` // host[:port], exact match, for redirect_uri
 	TrustedIPs     []string `json:"trusted_ips"`     // caller IPs allowed on the API; empty = any
 	Apps           []App    `json:"apps"`
+	// Departments of the corp; the root (id 1, named after the corp) is added when missing.
+	Departments []Department `json:"departments"`
+	Tags        []Tag        `json:"tags"`
 }
 
 // App is a self-built app of a corp.
@@ -57,6 +60,9 @@ type App struct {
 	Secret  string `json:"secret"`
 	Name    string `json:"name"`
 	Legacy  bool   `json:"legacy"` // created before 2022-06-20: user/get still returns mobile, email, …
+	// VisibleDepartments is the app's visible range of departments: each listed department and every
+	// one under it. nil means the whole corp. (Members' own visibility is Member.VisibleTo.)
+	VisibleDepartments []int `json:"visible_departments"`
 }
 
 // Member is a simulated member of a corp.
@@ -115,6 +121,14 @@ type Sim struct {
 
 	evOnce sync.Once
 	ev     *eventState // event callbacks and their deliveries (events.go)
+	// Rate-limit knobs (directory.go): 45009 past perMinute calls of an endpoint in a minute of the
+	// simulator's clock, 45033 past maxConcurrent API calls under way at once.
+	perMinute     map[string]int
+	window        map[string]*rateWindow
+	maxConcurrent int
+	inFlight      int
+	// hooks are told of every change to a member made through a setter (OnMemberChange).
+	hooks []func(MemberChange)
 }
 
 type appKey struct {
@@ -126,6 +140,8 @@ type corpState struct {
 	Corp
 	members map[string]*Member
 	order   []string
+	depts   map[int]*Department // by id; Corp.Departments is not kept up to date
+	tags    map[int]*Tag        // by id; Corp.Tags is not kept up to date
 }
 
 func (c *corpState) app(agentID int64) (App, bool) {
@@ -179,14 +195,16 @@ type ticketState struct {
 // New returns an empty simulator; add corps and members with AddCorp, AddMember or Apply.
 func New(opts ...Option) *Sim {
 	s := &Sim{
-		now:      time.Now,
-		corps:    make(map[string]*corpState),
-		current:  make(map[appKey]string),
-		tokens:   make(map[string]*tokenState),
-		codes:    make(map[string]*grant),
-		tickets:  make(map[string]*ticketState),
-		failures: make(map[string][]int),
-		calls:    make(map[string]int),
+		now:       time.Now,
+		corps:     make(map[string]*corpState),
+		current:   make(map[appKey]string),
+		tokens:    make(map[string]*tokenState),
+		codes:     make(map[string]*grant),
+		tickets:   make(map[string]*ticketState),
+		failures:  make(map[string][]int),
+		calls:     make(map[string]int),
+		perMinute: make(map[string]int),
+		window:    make(map[string]*rateWindow),
 	}
 	for _, opt := range opts {
 		opt(s)
@@ -233,7 +251,11 @@ func (s *Sim) AddCorp(c Corp) error {
 	c.TrustedDomains = slices.Clone(c.TrustedDomains)
 	c.TrustedIPs = slices.Clone(c.TrustedIPs)
 	c.Apps = slices.Clone(c.Apps)
-	s.corps[c.ID] = &corpState{Corp: c, members: make(map[string]*Member)}
+	cs := &corpState{Corp: c, members: make(map[string]*Member)}
+	if err := cs.initDirectory(); err != nil {
+		return err
+	}
+	s.corps[c.ID] = cs
 	s.corpOrder = append(s.corpOrder, c.ID)
 	return nil
 }
@@ -263,6 +285,9 @@ func (s *Sim) AddMember(corpID string, m Member) error {
 	if _, ok := c.members[m.UserID]; ok {
 		return fmt.Errorf("wecomtest: corp %s: member %s already exists", corpID, m.UserID)
 	}
+	for _, d := range m.Department {
+		c.ensureDept(d)
+	}
 	c.members[m.UserID] = &m
 	c.order = append(c.order, m.UserID)
 	return nil
@@ -271,20 +296,10 @@ func (s *Sim) AddMember(corpID string, m Member) error {
 // SetMemberStatus changes what user/get says of a member's status (1 active, 2 disabled, 4 not
 // activated, 5 left), as the admin console would.
 func (s *Sim) SetMemberStatus(corpID, userID string, status int) error {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	c, ok := s.corps[corpID]
-	if !ok {
-		return fmt.Errorf("wecomtest: no corp %s", corpID)
-	}
-	m, ok := c.members[userID]
-	if !ok {
-		return fmt.Errorf("wecomtest: corp %s: no member %s", corpID, userID)
-	}
-	before := memberSnapshot(c, m)
-	m.Status = status
-	s.queueMemberEvents(c, m, before) // subscribe / unsubscribe / change_contact pushes (events.go)
-	return nil
+	return s.changeMember(corpID, userID, "status", func(_ *corpState, m *Member) error {
+		m.Status = status
+		return nil
+	})
 }
 
 // ExpireToken ends the app's live token early: the next data call with it answers 42001, and
@@ -307,7 +322,8 @@ func (s *Sim) killToken(key appKey, code int) {
 }
 
 // FailNext makes the next n calls to endpoint ("gettoken", "getuserinfo", "getuserdetail",
-// "user/get", "getuserid"; the legacy paths share their modern endpoint's name) answer errcode,
+// "user/get", "getuserid", "department/simplelist", "department/list", "department/get",
+// "tag/list", "tag/get", "user/list_id"; the legacy paths share their modern endpoint's name) answer errcode,
 // before any other check. Calls queue up: FailNext("x", 1, -1) then FailNext("x", 1, 45009)
 // answers -1 then 45009.
 func (s *Sim) FailNext(endpoint string, n int, errcode int) {
