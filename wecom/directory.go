@@ -46,8 +46,10 @@ type TagMembers struct {
 
 // ErrMemberUnavailable is matched (errors.Is) by a user/get error that means the member is no longer
 // available to the app: 60111 (userid not found: left, deleted or outside the visible range), 60011
-// (no permission: outside the visible range), 40003 (invalid userid: removed after leaving) and 46004
-// (user does not exist). None of them proves the member left the company.
+// (no permission: outside the visible range) and 40003 (invalid userid: removed after leaving). None of
+// them proves the member left the company. 46004 is not among them: it answers lookups by mobile or
+// email, is not expected from user/get (wecom-directory.md §1), and an answer nobody documented must
+// not cut anyone off.
 var ErrMemberUnavailable = errors.New("wecom: member not available to the app")
 
 // ErrRateLimited is matched (errors.Is) by 45009 (call limit exceeded; the block lasts as long as the
@@ -68,7 +70,7 @@ func (e *Error) Is(target error) bool {
 // IsMemberUnavailable tells whether a user/get errcode means the member is gone for this app.
 func IsMemberUnavailable(code int) bool {
 	switch code {
-	case 60111, 60011, 40003, 46004:
+	case 60111, 60011, 40003:
 		return true
 	}
 	return false
