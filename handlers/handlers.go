@@ -17,6 +17,7 @@ import (
 	"github.com/a-h/templ"
 	"github.com/gin-gonic/gin"
 
+	"gatehouse/apps"
 	"gatehouse/auth"
 	"gatehouse/models"
 	"gatehouse/static"
@@ -57,6 +58,11 @@ type Deps struct {
 	PostgreSQL, SecretKeyFromFile bool
 	// IsDemoAuthenticator tells whether an authenticator is the demo's, still pointing at the simulator.
 	IsDemoAuthenticator func(models.Authenticator) bool
+	// Forward decides forward-auth checks and which rd a sign-in may return to (DESIGN.md §10).
+	Forward        *apps.Forward
+	ForwardMetrics ForwardRecorder
+	// CookieDomain is GATEHOUSE_COOKIE_DOMAIN ("" when unset), for the dashboard's warnings.
+	CookieDomain string
 }
 
 // Handlers holds the HTTP handlers.

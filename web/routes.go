@@ -1,6 +1,8 @@
 package web
 
 import (
+	"net/http"
+
 	"github.com/gin-gonic/gin"
 
 	"gatehouse/handlers"
@@ -51,6 +53,13 @@ func (s *Server) routes() *gin.Engine {
 	wecom.POST("/handoff-continue", h.WeComHandoffContinue)
 	wecom.POST("/handoff-cancel", h.WeComHandoffCancel)
 
+	// Forward-auth for reverse proxies (DESIGN.md §10). nginx's auth_request repeats the original
+	// method, so every method gets the same answer; the original method is read from a header.
+	for _, m := range forwardMethods {
+		r.Handle(m, "/auth/proxy/forward", h.ForwardAuth)
+		r.Handle(m, "/auth/proxy/nginx", h.ForwardAuthNginx)
+	}
+
 	account := r.Group("", s.requireUser)
 	account.GET("/account", h.Account)
 	account.GET("/m", h.Account)
@@ -93,3 +102,7 @@ func (s *Server) routes() *gin.Engine {
 	r.NoRoute(h.NotFound)
 	return r
 }
+
+// forwardMethods are the methods a forward-auth check may come with: GET (Caddy, Traefik, nginx with
+// proxy_method GET) or the original request's (nginx's default).
+var forwardMethods = []string{http.MethodGet, http.MethodHead, http.MethodPost, http.MethodPut, http.MethodPatch, http.MethodDelete, http.MethodOptions}

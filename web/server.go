@@ -15,7 +15,9 @@ import (
 
 	"github.com/gin-gonic/gin"
 
+	"gatehouse/apps"
 	"gatehouse/auth"
+	"gatehouse/directory"
 	"gatehouse/handlers"
 	"gatehouse/models"
 	"gatehouse/static"
@@ -115,7 +117,7 @@ func New(cfg Config, store *models.Store, log *slog.Logger, opts Options) (*Serv
 		demoSim: demoSim,
 		assets:  static.New(),
 		sessions: auth.NewSessions(store, models.DeriveKey(cfg.SecretKey, "cookie hash"), models.DeriveKey(cfg.SecretKey, "cookie block"),
-			cfg.SessionIdle, cfg.SessionMax, secure, now),
+			cfg.SessionIdle, cfg.SessionMax, secure, now).WithDomain(cfg.CookieDomain),
 	}
 	s.trustedProxies = proxies
 	s.h = handlers.New(handlers.Deps{
@@ -139,11 +141,17 @@ func New(cfg Config, store *models.Store, log *slog.Logger, opts Options) (*Serv
 		PostgreSQL:          store.Dialect() == "postgres",
 		SecretKeyFromFile:   cfg.SecretKeyFromFile,
 		IsDemoAuthenticator: isDemoAuthenticator,
+		Forward:             apps.NewForward(store, directory.UserGroups, now),
+		ForwardMetrics:      metrics,
+		CookieDomain:        cfg.CookieDomain,
 	})
 	// Cross-origin POSTs (CSRF) are refused by the standard library's check of Sec-Fetch-Site/Origin;
 	// SameSite=Lax cookies are the second layer.
 	cop := http.NewCrossOriginProtection()
 	cop.SetDenyHandler(http.HandlerFunc(s.h.CrossOriginDenied))
+	// nginx's auth_request repeats the original request's method (and the browser's Origin) for the
+	// check; a check changes nothing, so it is no CSRF target.
+	cop.AddInsecureBypassPattern("/auth/proxy/")
 	timeout := opts.RequestTimeout
 	if timeout <= 0 {
 		timeout = defaultRequestTimeout
