@@ -321,9 +321,10 @@ func TestSecurityForwardRevokedSession(t *testing.T) {
 			}{
 				{"sign-out", func(t *testing.T, c *webtest.Client, _ models.User) { c.Post("/signout", nil) }},
 				{"user disabled by an admin", func(t *testing.T, _ *webtest.Client, u models.User) {
-					u = fxUserRow(t, a, u.ID)
-					u.Disabled = true
-					must(t, a.Store.SaveUser(context.Background(), &u))
+					r := admin.Post("/admin/users/"+itoa(u.ID), fxForm("username", u.Username, "nickname", u.Nickname, "disabled", "on"))
+					if r.StatusCode != http.StatusSeeOther || !fxUserRow(t, a, u.ID).Disabled {
+						t.Fatalf("disable: %d", r.StatusCode)
+					}
 				}},
 				{"sign out everywhere", func(t *testing.T, _ *webtest.Client, u models.User) {
 					r := admin.Post("/admin/users/"+itoa(u.ID)+"/sessions/revoke", nil)

@@ -38,8 +38,10 @@ type Server struct {
 	metrics  *Metrics
 	assets   *static.Assets
 	h        *handlers.Handlers
-	handler  http.Handler
-	demoSim  http.Handler // the in-process WeCom simulator in demo mode, else nil
+	// forwardSessions answers forward-auth checks' session lookups from memory for up to a second.
+	forwardSessions *auth.SessionCache
+	handler         http.Handler
+	demoSim         http.Handler // the in-process WeCom simulator in demo mode, else nil
 	// trustedProxies are GATEHOUSE_TRUSTED_PROXIES, parsed: peers whose X-Forwarded-Proto is believed.
 	trustedProxies []netip.Prefix
 }
@@ -120,6 +122,7 @@ func New(cfg Config, store *models.Store, log *slog.Logger, opts Options) (*Serv
 			cfg.SessionIdle, cfg.SessionMax, secure, now).WithDomain(cfg.CookieDomain),
 	}
 	s.trustedProxies = proxies
+	s.forwardSessions = auth.NewSessionCache(s.sessions, forwardSessionTTL)
 	s.h = handlers.New(handlers.Deps{
 		Store:    store,
 		Sessions: s.sessions,
