@@ -10,6 +10,7 @@ import (
 	"net"
 	"net/http"
 	"net/netip"
+	"net/url"
 	"strings"
 	"time"
 
@@ -89,6 +90,9 @@ func New(cfg Config, store *models.Store, log *slog.Logger, opts Options) (*Serv
 			return nil, fmt.Errorf("start the demo WeCom simulator: %w", err)
 		}
 		demoSim = sim
+		if cfg.BaseURL == nil { // forward-auth and the OIDC issuer need the public origin (DESIGN.md §10)
+			cfg.BaseURL, _ = url.Parse(demoOrigin(cfg))
+		}
 		base := demoOrigin(cfg) + demoPrefix
 		cfg.WeComAPIBase, cfg.WeComOAuthBase, cfg.WeComLoginBase = base, base, base
 	} else if err := RetireDemo(context.Background(), store, log); err != nil {
