@@ -24,7 +24,6 @@ import (
 
 	"gatehouse/apps"
 	"gatehouse/models"
-	"gatehouse/web"
 )
 
 // Targets of DESIGN.md §8 for forward-auth.
@@ -40,24 +39,19 @@ const (
 // --set-xauthrequest), with the same load generator in the same run, and then the time from a
 // sign-out on one instance to the refusal on a second instance of the same database.
 func forwardScenario(ctx context.Context, o Options) (Result, error) {
-	var g *Gatehouse
-	g, err := StartGatehouse(ctx, o, web.Options{}, func(c *web.Config) {
-		c.BaseURL = &url.URL{Scheme: "http", Host: "gate.bench.test"}
-	})
+	// Gatehouse runs as its own process, built from this checkout, as oauth2-proxy does: neither
+	// shares the load generator's Go runtime (scheduler, GC), so the comparison is like for like.
+	gh, err := startGatehouseProcesses(ctx, o, 2)
 	if err != nil {
 		return Result{}, fmt.Errorf("start gatehouse: %w", err)
 	}
-	defer g.Close()
-	app := models.App{Name: "bench", Title: "Bench", Type: models.AppTypeProxy, Enabled: true, Access: models.AccessEveryone,
-		Domains: []string{forwardAppHost}, ClientID: apps.NewClientID()}
-	if err := g.Store.CreateApp(ctx, &app); err != nil {
-		return Result{}, err
-	}
-	cookie, err := passwordSession(ctx, g.URL)
+	defer gh.stop()
+	a, b := gh.urls[0], gh.urls[1]
+	cookie, err := passwordSession(ctx, a)
 	if err != nil {
 		return Result{}, err
 	}
-	check := forwardCheck(g.URL, cookie)
+	check := forwardCheck(a, cookie)
 	if err := check(ctx, newClient()); err != nil {
 		return Result{}, fmt.Errorf("gatehouse check: %w", err)
 	}
@@ -78,23 +72,115 @@ func forwardScenario(ctx context.Context, o Options) (Result, error) {
 	res := NewResult("forward", o)
 	res.Samples = samples
 	res.Summary = Summarize(samples)
-	base, gh := res.Find("oauth2-proxy"), res.Find("gatehouse")
+	base, ghs := res.Find("oauth2-proxy"), res.Find("gatehouse")
 	ra := res.RPSRatio("gatehouse", "oauth2-proxy")
 	res.Ratios = append(res.Ratios, ra)
 
-	revoke, err := revocationDelay(ctx, g)
+	revoke, err := revocationDelay(ctx, a, b)
 	if err != nil {
 		return Result{}, err
 	}
 	res.Notes = append(res.Notes,
-		"gatehouse: GET /auth/proxy/forward with X-Forwarded-* and a valid session cookie → 200 with Remote-User, -Name, -Email, -Groups (database "+o.DB+")",
-		"oauth2-proxy "+oauth2ProxyMod+": GET /oauth2/auth with a valid cookie → 202 (cookie session store, request logging on, --set-xauthrequest; its logs go to a discarded pipe)",
+		"gatehouse: GET /auth/proxy/forward with X-Forwarded-* and a valid session cookie → 200 with Remote-User, -Name, -Email, -Groups; its own process (go build of this checkout), request log on, database "+o.DB,
+		"oauth2-proxy "+oauth2ProxyMod+": GET /oauth2/auth with a valid cookie → 202 (cookie session store, request logging on, --set-xauthrequest)",
+		"both servers' logs go to a discarded pipe; cpu/req and allocs/req count only the load generator's process",
 		fmt.Sprintf("revocation: sign-out on instance A, first refused check on instance B after %s", us(revoke)))
 	res.AddCheck("forward-auth checks/s vs oauth2-proxy", fmt.Sprintf("median per-round ratio ≥ %.2f", forwardMinRatio), fmt.Sprintf("%.2f", ra.PerRoundMedian), ra.PerRoundMedian >= forwardMinRatio)
-	res.AddCheck(fmt.Sprintf("forward-auth p99 at %d conns", o.Conns), "≤ oauth2-proxy's "+ms(base.P99), ms(gh.P99), gh.P99 <= base.P99)
+	res.AddCheck(fmt.Sprintf("forward-auth p99 at %d conns", o.Conns), "≤ oauth2-proxy's "+ms(base.P99), ms(ghs.P99), ghs.P99 <= base.P99)
 	res.AddCheck("revoked session refused on another instance", "≤ "+ms(forwardMaxRevoke), ms(revoke), revoke <= forwardMaxRevoke)
-	res.AddCheck("no failed requests", "0", fmt.Sprint(base.Errors+gh.Errors), base.Errors+gh.Errors == 0)
+	res.AddCheck("no failed requests", "0", fmt.Sprint(base.Errors+ghs.Errors), base.Errors+ghs.Errors == 0)
 	return res, nil
+}
+
+// gatehouseProcesses are Gatehouse instances on one fresh database, each its own process.
+type gatehouseProcesses struct {
+	urls []string
+	stop func()
+}
+
+// startGatehouseProcesses builds this checkout's binary, prepares a fresh database (the bench admin
+// and a proxy app for forwardAppHost) and starts n instances on it.
+func startGatehouseProcesses(ctx context.Context, o Options, n int) (_ *gatehouseProcesses, err error) {
+	var cleanup []func()
+	stop := func() {
+		for i := len(cleanup) - 1; i >= 0; i-- {
+			cleanup[i]()
+		}
+	}
+	defer func() {
+		if err != nil {
+			stop()
+		}
+	}()
+	dir, err := os.MkdirTemp("", "gatehouse-bench-forward-")
+	if err != nil {
+		return nil, err
+	}
+	cleanup = append(cleanup, func() { os.RemoveAll(dir) })
+	bin := filepath.Join(dir, "gatehouse")
+	fmt.Fprintln(o.Progress, "building gatehouse…")
+	if out, err := exec.CommandContext(ctx, "go", "build", "-o", bin, ".").CombinedOutput(); err != nil {
+		return nil, fmt.Errorf("go build: %w\n%s", err, out)
+	}
+	env := append(os.Environ(), "GATEHOUSE_SECRET_KEY="+rand.Text()+rand.Text(), "GATEHOUSE_BASE_URL=http://gate.bench.test",
+		"GATEHOUSE_DATA_DIR="+filepath.Join(dir, "data"), "GATEHOUSE_ADMIN_PASSWORD="+benchPassword, "GATEHOUSE_DEMO=0")
+	opts := models.Options{DataDir: filepath.Join(dir, "data")}
+	if o.DB == "postgres" {
+		dsn, drop, err := freshSchema(o.DatabaseURL)
+		if err != nil {
+			return nil, err
+		}
+		cleanup = append(cleanup, drop)
+		opts = models.Options{DatabaseURL: dsn}
+		env = append(env, "DATABASE_URL="+dsn)
+	}
+	store, err := models.Open(opts)
+	if err != nil {
+		return nil, err
+	}
+	err = migrate(ctx, store)
+	if err == nil {
+		err = store.CreateApp(ctx, &models.App{Name: "bench", Title: "Bench", Type: models.AppTypeProxy, Enabled: true,
+			Access: models.AccessEveryone, Domains: []string{forwardAppHost}, ClientID: apps.NewClientID()})
+	}
+	store.Close()
+	if err != nil {
+		return nil, err
+	}
+	g := &gatehouseProcesses{stop: stop}
+	for range n {
+		ln, err := net.Listen("tcp", "127.0.0.1:0")
+		if err != nil {
+			return nil, err
+		}
+		addr := ln.Addr().String()
+		ln.Close()
+		cmd := exec.CommandContext(ctx, bin, "serve")
+		cmd.Env = append(env, "GATEHOUSE_ADDR="+addr)
+		cmd.Stdout, cmd.Stderr = io.Discard, io.Discard
+		if err := cmd.Start(); err != nil {
+			return nil, err
+		}
+		cleanup = append(cleanup, func() { _ = cmd.Process.Signal(os.Interrupt); _ = cmd.Wait() })
+		u := "http://" + addr
+		if err := waitHealthy(u + "/healthz"); err != nil {
+			return nil, err
+		}
+		g.urls = append(g.urls, u)
+	}
+	return g, nil
+}
+
+func waitHealthy(u string) error {
+	for deadline := time.Now().Add(20 * time.Second); time.Now().Before(deadline); time.Sleep(50 * time.Millisecond) {
+		if resp, err := http.Get(u); err == nil {
+			resp.Body.Close()
+			if resp.StatusCode == http.StatusOK {
+				return nil
+			}
+		}
+	}
+	return fmt.Errorf("%s did not answer", u)
 }
 
 // forwardCheck is the Op of one forward-auth check, as Caddy sends it, that must answer 200.
@@ -164,25 +250,20 @@ func passwordSession(ctx context.Context, base string) (string, error) {
 	return "", fmt.Errorf("sign-in: status %d, no session cookie", resp.StatusCode)
 }
 
-// revocationDelay signs in on instance A, checks on instance B of the same database, signs out on A
-// and polls B until it refuses: the time from the sign-out's answer to the first refusal.
-func revocationDelay(ctx context.Context, a *Gatehouse) (time.Duration, error) {
-	b, err := ServeGatehouse(ctx, a.Store, a.Config.SecretKey, web.Options{}, func(c *web.Config) { c.BaseURL = a.Config.BaseURL })
-	if err != nil {
-		return 0, err
-	}
-	defer b.Close()
-	cookie, err := passwordSession(ctx, a.URL)
+// revocationDelay signs in on instance a, checks on instance b of the same database, signs out on a
+// and polls b until it refuses: the time from the sign-out's answer to the first refusal.
+func revocationDelay(ctx context.Context, a, b string) (time.Duration, error) {
+	cookie, err := passwordSession(ctx, a)
 	if err != nil {
 		return 0, err
 	}
 	client := newClient()
-	if err := forwardCheck(b.URL, cookie)(ctx, client); err != nil {
+	if err := forwardCheck(b, cookie)(ctx, client); err != nil {
 		return 0, fmt.Errorf("instance B before sign-out: %w", err)
 	}
-	req, _ := http.NewRequestWithContext(ctx, http.MethodPost, a.URL+"/signout", nil)
+	req, _ := http.NewRequestWithContext(ctx, http.MethodPost, a+"/signout", nil)
 	req.Header.Set("Cookie", cookie)
-	req.Header.Set("Origin", a.URL)
+	req.Header.Set("Origin", a)
 	req.Header.Set("Sec-Fetch-Site", "same-origin")
 	resp, err := client.Do(req)
 	if err != nil {
@@ -193,8 +274,11 @@ func revocationDelay(ctx context.Context, a *Gatehouse) (time.Duration, error) {
 		return 0, fmt.Errorf("sign-out: status %d", resp.StatusCode)
 	}
 	start := time.Now()
+	if err := forwardCheck(a, cookie)(ctx, client); err == nil {
+		return 0, errors.New("instance A still accepts the session it signed out")
+	}
 	for time.Since(start) < 5*time.Second {
-		if err := forwardCheck(b.URL, cookie)(ctx, client); err != nil {
+		if err := forwardCheck(b, cookie)(ctx, client); err != nil {
 			return time.Since(start), nil
 		}
 		time.Sleep(time.Millisecond)
