@@ -479,3 +479,33 @@ func TestCookieDomainOnSessionCookie(t *testing.T) {
 		t.Fatalf("dashboard does not warn about proxy apps without a cookie domain")
 	}
 }
+
+// TestForwardCheckMethods: nginx's auth_request repeats the original method (and the browser's
+// Origin) unless told proxy_method GET; the check answers the same whatever its own method, and
+// judges by X-Original-Method / X-Forwarded-Method.
+func TestForwardCheckMethods(t *testing.T) {
+	webtest.ForEach(t, func(t *testing.T, app *webtest.App) {
+		fxUser(t, app, "bob", false)
+		proxyApp(t, app, "grafana", true, nil, "grafana.corp.test")
+		bob := fxSignedIn(t, app, "bob")
+		for _, m := range []string{http.MethodPost, http.MethodPut, http.MethodDelete, http.MethodPatch, http.MethodHead, http.MethodOptions} {
+			req, _ := http.NewRequest(m, "/auth/proxy/nginx", nil)
+			req.Header.Set("X-Original-URL", "https://grafana.corp.test/api/dashboards")
+			req.Header.Set("X-Original-Method", m)
+			req.Header.Set("Origin", "https://grafana.corp.test")
+			req.Header.Set("Sec-Fetch-Site", "same-site")
+			r := bob.Do(fixURL(bob, req))
+			if r.StatusCode != http.StatusOK || r.Header.Get("Remote-User") != "bob" {
+				t.Errorf("%s check: %d %q", m, r.StatusCode, r.Header.Get("Remote-User"))
+			}
+			anon := app.Client()
+			req2, _ := http.NewRequest(m, "/auth/proxy/nginx", nil)
+			for _, k := range []string{"X-Original-URL", "X-Original-Method", "Origin", "Sec-Fetch-Site"} {
+				req2.Header.Set(k, req.Header.Get(k)) // not the Cookie bob's jar added to req
+			}
+			if r := anon.Do(fixURL(anon, req2)); r.StatusCode != http.StatusUnauthorized {
+				t.Errorf("%s check, anonymous: %d", m, r.StatusCode)
+			}
+		}
+	})
+}
