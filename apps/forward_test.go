@@ -4,6 +4,7 @@ import (
 	"net/http"
 	"net/url"
 	"testing"
+	"time"
 
 	"gatehouse/models"
 )
@@ -116,5 +117,38 @@ func TestRDShape(t *testing.T) {
 		if _, ok := rdShape(rd, origin); ok != want {
 			t.Errorf("rdShape(%q) = %v, want %v", rd, ok, want)
 		}
+	}
+}
+
+func TestShouldAuditOncePerMinute(t *testing.T) {
+	now := time.Date(2026, 11, 30, 12, 0, 0, 0, time.UTC)
+	f := NewForward(nil, nil, func() time.Time { return now })
+	if !f.ShouldAudit(1, 7) || f.ShouldAudit(1, 7) {
+		t.Fatal("a second refusal within the minute is audited")
+	}
+	if !f.ShouldAudit(2, 7) || !f.ShouldAudit(1, 8) {
+		t.Fatal("another user or app shares the limit")
+	}
+	now = now.Add(59 * time.Second)
+	if f.ShouldAudit(1, 7) {
+		t.Fatal("audited again before a minute passed")
+	}
+	now = now.Add(2 * time.Second)
+	if !f.ShouldAudit(1, 7) {
+		t.Fatal("not audited again after a minute")
+	}
+	for i := range int64(maxCached + 10) { // the limiter stays bounded
+		f.ShouldAudit(i+100, 1)
+	}
+	if len(f.audited) > maxCached {
+		t.Fatalf("limiter holds %d entries", len(f.audited))
+	}
+}
+
+func TestSigninURL(t *testing.T) {
+	origin, _ := url.Parse("https://gate.corp.example")
+	o := Original{Scheme: "https", Host: "grafana.corp.example", URI: "/d/a b?x=1&y=2"}
+	if got := SigninURL(origin, o); got != "https://gate.corp.example/signin?rd=https%3A%2F%2Fgrafana.corp.example%2Fd%2Fa+b%3Fx%3D1%26y%3D2" {
+		t.Fatalf("SigninURL = %s", got)
 	}
 }

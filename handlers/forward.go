@@ -11,6 +11,7 @@ import (
 	"gatehouse/auth"
 	"gatehouse/models"
 	"gatehouse/views"
+	"gatehouse/wecom"
 )
 
 // ForwardRecorder counts forward-auth checks by app and outcome (Prometheus in production).
@@ -146,4 +147,21 @@ func cookieWarning(t views.Translator, a models.App, domain, cookieDomain, host 
 		return t.T("proxy.warning.no_cookie_domain", "Title", title, "Domain", domain, "Host", apps.NormalizeHost(host))
 	}
 	return ""
+}
+
+// autoLoginTo is the start URL of the auto-login authenticator with target as the redirect, for a
+// visitor inside the WeCom client who is not held back by the auto-login loop guard (DESIGN.md §6).
+func (h *Handlers) autoLoginTo(c *gin.Context, target string) (string, bool) {
+	if target == "" || !wecom.IsWeComClient(c.Request.UserAgent()) {
+		return "", false
+	}
+	if _, guarded := h.States.Guard(c.Request); guarded {
+		return "", false // the last automatic round failed: this page shows the way on
+	}
+	a, err := h.Store.AutoLoginAuthenticator(c.Request.Context())
+	if err != nil {
+		return "", false
+	}
+	h.States.SetGuard(c.Writer, c.Request, "pending")
+	return wecomStartURL(a.Name, target) + "&auto=1", true
 }

@@ -38,11 +38,18 @@ func homeFor(u models.User) string {
 func (h *Handlers) SigninPage(c *gin.Context) {
 	redirect := h.safeTarget(c, c.Query("redirect"))
 	// rd (forward-auth, DESIGN.md §10) is an app's absolute URL; it wins over redirect when it is safe.
-	if rd := h.safeTarget(c, c.Query("rd")); rd != "" {
+	rd := h.safeTarget(c, c.Query("rd"))
+	if rd != "" {
 		redirect = rd
 	}
 	if u, ok := CurrentUser(c); ok {
 		c.Redirect(http.StatusSeeOther, orDefault(redirect, homeFor(u)))
+		return
+	}
+	// Sent here by forward-auth from inside the WeCom client: straight on through WeCom, as auto
+	// login does for Gatehouse's own pages (once per loop-guard lifetime).
+	if target, ok := h.autoLoginTo(c, rd); ok {
+		c.Redirect(http.StatusSeeOther, target)
 		return
 	}
 	h.renderSignin(c, http.StatusOK, views.SigninData{Redirect: redirect, Error: h.reason(c, c.Query("reason"))})

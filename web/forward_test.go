@@ -14,6 +14,8 @@ import (
 	"gatehouse/web"
 	"gatehouse/web/securitytest"
 	"gatehouse/web/webtest"
+	"gatehouse/wecom"
+	"gatehouse/wecom/wecomtest"
 )
 
 // proxyApp creates a forward-auth app directly in the store (the admin pages are another issue's).
@@ -508,4 +510,32 @@ func TestForwardCheckMethods(t *testing.T) {
 			}
 		}
 	})
+}
+
+// TestForwardAutoLoginInWeCom: inside the WeCom client, with auto login on, a browser sent to sign in
+// by forward-auth passes through WeCom without a click and lands on the app's URL.
+func TestForwardAutoLoginInWeCom(t *testing.T) {
+	for _, dialect := range modelstest.Dialects() {
+		t.Run(dialect, func(t *testing.T) {
+			w := newWorld(t, dialect, worldSpec{AutoLogin: true})
+			w.bind(t, w.a, w.app.CreateUser("alice", "", false, "13800000001"), "alice")
+			proxyApp(t, w.app, "grafana", true, nil, "grafana.corp.test")
+			c := w.app.Client()
+			c.UserAgent = wecom.UserAgentIOS
+			c.Header(wecomtest.MemberHeader, "alice")
+			r := check(t, c, "forward", "GET", "http://grafana.corp.test/d/1")
+			page := c.Get(r.Location())
+			if page.StatusCode != http.StatusSeeOther || !strings.Contains(page.Location(), "/auth/wecom/corp/start?") {
+				t.Fatalf("/signin?rd= in the WeCom client: %d %q, want straight on to WeCom", page.StatusCode, page.Location())
+			}
+			end := c.Get(w.toCallback(t, c, "alice", page.Location()))
+			if end.StatusCode != http.StatusSeeOther || end.Location() != "http://grafana.corp.test/d/1" {
+				t.Fatalf("callback: %d %q", end.StatusCode, end.Location())
+			}
+			// A desktop browser still sees the sign-in page.
+			if r := w.app.Client().Get("/signin?rd=" + url.QueryEscape("http://grafana.corp.test/d/1")); r.StatusCode != http.StatusOK {
+				t.Fatalf("desktop /signin?rd=: %d", r.StatusCode)
+			}
+		})
+	}
 }
