@@ -2,6 +2,7 @@ package handlers
 
 import (
 	"net/http"
+	"strings"
 
 	"github.com/gin-gonic/gin"
 
@@ -18,8 +19,16 @@ func (h *Handlers) AppDenied(c *gin.Context, app models.App) {
 	}
 	p := h.page(c, "proxy.app_denied.title", "")
 	home := "/"
-	if h.BaseURL != nil { // behind Caddy this page shows on the app's own host
-		home = h.BaseURL.Scheme + "://" + h.BaseURL.Host + "/"
+	if h.BaseURL != nil {
+		origin := h.BaseURL.Scheme + "://" + h.BaseURL.Host
+		home = origin + "/"
+		if strings.HasPrefix(c.Request.URL.Path, "/auth/proxy/") {
+			// Caddy and Traefik show this answer on the app's own host: its styles come from
+			// Gatehouse's origin, and no form on it may post to the app.
+			p.Asset = func(name string) string { return origin + h.Assets.URL(name) }
+			c.Header("Content-Security-Policy", "default-src 'none'; style-src "+origin+"; img-src "+origin+"; script-src "+origin+
+				"; form-action "+origin+"; frame-ancestors 'none'; base-uri 'none'")
+		}
 	}
 	c.Header("Cache-Control", "no-store")
 	h.render(c, http.StatusForbidden, views.AppDenied(p, views.AppDeniedData{App: title, Home: home}))

@@ -7,7 +7,10 @@ import (
 	"net/url"
 	"strings"
 	"testing"
+	"time"
 
+	"gatehouse/apps"
+	"gatehouse/models"
 	"gatehouse/web"
 	"gatehouse/web/browsertest"
 	"gatehouse/web/webtest"
@@ -36,7 +39,7 @@ func TestBrowserRealProxies(t *testing.T) {
 			alice.Nickname, alice.Email = "Alice Wang", "alice@acme.test"
 			must(t, app.Store.SaveUser(context.Background(), &alice))
 			(&wecomWorld{app: app, sim: sim, a: a}).bind(t, a, alice, "alice")
-			proxyApp(t, app, "demo", true, nil, "localhost")
+			demo := proxyApp(t, app, "demo", true, nil, "localhost")
 
 			up := echoUpstream(t)
 			port := startProxy(t, p, strings.TrimPrefix(app.URL(), "http://"), strings.TrimPrefix(up.URL, "http://"))
@@ -62,6 +65,24 @@ func TestBrowserRealProxies(t *testing.T) {
 				}
 			}
 			tab.Screenshot(t, p.name+"-app")
+
+			// The app now admits only the group ops, which alice is not in: refused through the proxy
+			// (Caddy shows Gatehouse's app_denied page, styled from Gatehouse's origin; nginx its own 403).
+			demo.Access, demo.Groups = models.AccessGroups, []string{"ops"}
+			must(t, app.Store.SaveApp(context.Background(), &demo))
+			time.Sleep(apps.CacheTTL + 100*time.Millisecond)
+			tab.Navigate(t, target)
+			if p.name == "caddy" {
+				if got := browsertest.Eval[string](t, tab, `(document.querySelector("[data-outcome]")||{dataset:{}}).dataset.outcome||""`); got != "app_denied" {
+					t.Fatalf("denied app shows outcome %q, want app_denied", got)
+				}
+				if !browsertest.Eval[bool](t, tab, `getComputedStyle(document.body).fontFamily !== "" && [...document.styleSheets].some(s => s.href && s.href.startsWith(`+fmt.Sprintf("%q", base)+`))`) {
+					t.Errorf("the app_denied page has no style sheet from Gatehouse's origin")
+				}
+				tab.Screenshot(t, p.name+"-app-denied")
+			} else if strings.Contains(tab.Text(t, "body"), "Remote-User") {
+				t.Fatalf("denied app reached the upstream")
+			}
 
 			tab.Navigate(t, base+"/account")
 			tab.ClickAndWait(t, tid("signout"))
