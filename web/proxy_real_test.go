@@ -89,8 +89,7 @@ http {
 }
 
 // caddyConfig is the Caddy recipe of docs/proxy.md (forward_auth copying the four Remote-* headers,
-// after deleting any the client sent: Caddy 2.6 leaves a client's header in place when Gatehouse's
-// answer carries it empty).
+// after deleting any the client sent, as a second layer: Gatehouse always answers with all four).
 func caddyConfig(dir string, port int, gatehouse, upstream string) string {
 	return fmt.Sprintf(`{
 	admin off
