@@ -44,6 +44,9 @@ type Sessions struct {
 	idle   time.Duration
 	max    time.Duration
 	secure bool
+	// domain is the cookie's Domain (GATEHOUSE_COOKIE_DOMAIN), so that forward-auth checks from every
+	// app's subdomain carry it; "" keeps the cookie on Gatehouse's own host.
+	domain string
 	now    func() time.Time
 }
 
@@ -55,9 +58,16 @@ func NewSessions(store *models.Store, hashKey, blockKey []byte, idle, max time.D
 	return &Sessions{store: store, codecs: []securecookie.Codec{codec}, idle: idle, max: max, secure: secure, now: now}
 }
 
+// WithDomain sets the session cookie's Domain (GATEHOUSE_COOKIE_DOMAIN; "" for none).
+func (s *Sessions) WithDomain(domain string) *Sessions {
+	s.domain = domain
+	return s
+}
+
 func (s *Sessions) options(r *http.Request) *sessions.Options {
 	return &sessions.Options{
 		Path:     "/",
+		Domain:   s.domain,
 		MaxAge:   int(s.max.Seconds()),
 		HttpOnly: true,
 		Secure:   s.secure || IsHTTPS(r), // configured https origin, TLS here, or a trusted TLS proxy

@@ -47,6 +47,7 @@ var scenarios = map[string]Scenario{
 	"bulkbind":  bulkbindScenario,
 	"userlist":  userlistScenario,
 	"audit":     auditScenario,
+	"forward":   forwardScenario,
 }
 
 func main() {

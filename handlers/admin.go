@@ -73,7 +73,8 @@ func (h *Handlers) warnings(c *gin.Context) ([]string, error) {
 	if h.PostgreSQL && h.SecretKeyFromFile {
 		out = append(out, t.T("warning.secret_key_in_data_dir"))
 	}
-	return out, nil
+	proxy, err := h.proxyWarnings(c, t)
+	return append(out, proxy...), err
 }
 
 // wecomWarnings are the problems of one enabled WeCom authenticator.

@@ -66,6 +66,11 @@ type Deps struct {
 	DirectorySync time.Duration
 	// Events receives WeCom's event callbacks (DESIGN.md §11).
 	Events *directory.Events
+	// Forward decides forward-auth checks and which rd a sign-in may return to (DESIGN.md §10).
+	Forward        *apps.Forward
+	ForwardMetrics ForwardRecorder
+	// CookieDomain is GATEHOUSE_COOKIE_DOMAIN ("" when unset), for the dashboard's warnings.
+	CookieDomain string
 }
 
 // Handlers holds the HTTP handlers.

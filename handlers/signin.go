@@ -36,9 +36,20 @@ func homeFor(u models.User) string {
 
 // SigninPage shows the password form and the WeCom buttons.
 func (h *Handlers) SigninPage(c *gin.Context) {
-	redirect := auth.SafeRedirect(c.Query("redirect"), "")
+	redirect := h.safeTarget(c, c.Query("redirect"))
+	// rd (forward-auth, DESIGN.md §10) is an app's absolute URL; it wins over redirect when it is safe.
+	rd := h.safeTarget(c, c.Query("rd"))
+	if rd != "" {
+		redirect = rd
+	}
 	if u, ok := CurrentUser(c); ok {
-		c.Redirect(http.StatusSeeOther, auth.SafeRedirect(redirect, homeFor(u)))
+		c.Redirect(http.StatusSeeOther, orDefault(redirect, homeFor(u)))
+		return
+	}
+	// Sent here by forward-auth from inside the WeCom client: straight on through WeCom, as auto
+	// login does for Gatehouse's own pages (once per loop-guard lifetime).
+	if target, ok := h.autoLoginTo(c, rd); ok {
+		c.Redirect(http.StatusSeeOther, target)
 		return
 	}
 	h.renderSignin(c, http.StatusOK, views.SigninData{Redirect: redirect, Error: h.reason(c, c.Query("reason"))})
@@ -66,7 +77,7 @@ func (h *Handlers) renderSignin(c *gin.Context, status int, d views.SigninData) 
 // Signin checks a username and password and issues a new session.
 func (h *Handlers) Signin(c *gin.Context) {
 	username := c.PostForm("username")
-	redirect := auth.SafeRedirect(c.PostForm("redirect"), "")
+	redirect := h.safeTarget(c, c.PostForm("redirect"))
 	t := h.T(c)
 	again := func(status int, msg string) {
 		h.renderSignin(c, status, views.SigninData{Username: username, Redirect: redirect, Error: msg})
@@ -105,8 +116,16 @@ func (h *Handlers) Signin(c *gin.Context) {
 			h.fail(c, err)
 			return
 		}
-		c.Redirect(http.StatusSeeOther, auth.SafeRedirect(redirect, homeFor(u)))
+		c.Redirect(http.StatusSeeOther, orDefault(redirect, homeFor(u)))
 	}
+}
+
+// orDefault is target, or def when target is empty.
+func orDefault(target, def string) string {
+	if target == "" {
+		return def
+	}
+	return target
 }
 
 // startSession issues a fresh session for u and records the sign-in, with also's writes (such as

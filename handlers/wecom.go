@@ -31,7 +31,7 @@ func (h *Handlers) WeComStart(c *gin.Context) {
 		return
 	}
 	inClient := wecom.IsWeComClient(c.Request.UserAgent())
-	p := auth.Pending{Name: a.Name, Redirect: auth.SafeRedirect(c.Query("redirect"), ""), Flow: auth.FlowQR, Auto: c.Query("auto") == "1"}
+	p := auth.Pending{Name: a.Name, Redirect: h.safeTarget(c, c.Query("redirect")), Flow: auth.FlowQR, Auto: c.Query("auto") == "1"}
 	if inClient {
 		p.Flow = auth.FlowInClient
 	}
@@ -175,7 +175,7 @@ func (h *Handlers) WeComConfirm(c *gin.Context) {
 
 // landing is where a WeCom sign-in ends: the asked-for page, else the phone or desktop default.
 func (h *Handlers) landing(c *gin.Context, a models.Authenticator, asked string) string {
-	if target := auth.SafeRedirect(asked, ""); target != "" {
+	if target := h.safeTarget(c, asked); target != "" {
 		return target
 	}
 	def := auth.SafeRedirect(a.Options.RedirectPath, "/")

@@ -25,7 +25,7 @@ type App struct {
 	Name    string `gorm:"size:64;not null;uniqueIndex"`
 	Title   string `gorm:"size:128;not null;default:''"`
 	Type    string `gorm:"size:16;not null"`
-	Enabled bool   `gorm:"not null;default:true"`
+	Enabled bool   `gorm:"not null"` // no default: GORM would write it for false
 	Access  string `gorm:"size:16;not null;default:'everyone'"`
 	// Groups holds the names of the groups allowed in when Access is "groups".
 	Groups []string `gorm:"serializer:json;type:text;not null"`

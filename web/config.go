@@ -52,6 +52,9 @@ type Config struct {
 	// DirectorySync is how often the directory sweep re-reads every bound WeCom member
 	// (GATEHOUSE_DIRECTORY_SYNC, default 1h); 0 turns it off.
 	DirectorySync time.Duration
+	// CookieDomain is the session cookie's Domain (GATEHOUSE_COOKIE_DOMAIN): the origin's host or a
+	// parent of it, so forward-auth checks from the apps' subdomains carry the session; "" for none.
+	CookieDomain string
 }
 
 // ConfigError names the variable whose value is wrong.
@@ -112,6 +115,9 @@ func LoadConfig(getenv func(string) string) (Config, error) {
 		if c.BaseURL, err = parseOrigin(v); err != nil {
 			return c, &ConfigError{"GATEHOUSE_BASE_URL", err.Error()}
 		}
+	}
+	if c.CookieDomain, err = cookieDomain(getenv("GATEHOUSE_COOKIE_DOMAIN"), c.BaseURL); err != nil {
+		return c, &ConfigError{"GATEHOUSE_COOKIE_DOMAIN", err.Error()}
 	}
 	for _, cidr := range strings.Split(getenv("GATEHOUSE_TRUSTED_PROXIES"), ",") {
 		if cidr = strings.TrimSpace(cidr); cidr == "" {
@@ -232,6 +238,29 @@ func validHostname(h string) bool {
 		}
 	}
 	return true
+}
+
+// cookieDomain checks GATEHOUSE_COOKIE_DOMAIN against the origin: a host name that is the origin's
+// host or a parent of it (a cookie for any other domain is one browsers refuse to set).
+func cookieDomain(v string, origin *url.URL) (string, error) {
+	d := strings.ToLower(strings.TrimPrefix(strings.TrimSpace(v), "."))
+	if d == "" {
+		return "", nil
+	}
+	if origin == nil {
+		return "", fmt.Errorf("%q needs GATEHOUSE_BASE_URL, the origin it must contain", v)
+	}
+	if !validHostname(d) || strings.Contains(d, ":") {
+		return "", fmt.Errorf("%q is not a domain name such as corp.example (no scheme, port or path)", v)
+	}
+	host := strings.ToLower(origin.Hostname())
+	if host != d && !strings.HasSuffix(host, "."+d) {
+		return "", fmt.Errorf("%q is neither GATEHOUSE_BASE_URL's host %s nor a parent domain of it", v, host)
+	}
+	if host != d && net.ParseIP(host) != nil {
+		return "", fmt.Errorf("%q: GATEHOUSE_BASE_URL's host %s is an IP address, so the cookie domain can only be that address", v, host)
+	}
+	return d, nil
 }
 
 // parseOrigin accepts an absolute http(s) URL without query or fragment and drops a trailing slash.

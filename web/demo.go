@@ -14,6 +14,7 @@ import (
 
 	"github.com/gin-gonic/gin"
 
+	"gatehouse/apps"
 	"gatehouse/auth"
 	"gatehouse/models"
 	"gatehouse/wecom/wecomtest"
@@ -188,6 +189,9 @@ func SeedDemo(ctx context.Context, s *models.Store, cfg Config) error {
 	if err := seedDemoDirectory(ctx, s, a); err != nil {
 		return err
 	}
+	if err := seedDemoProxyApp(ctx, s); err != nil {
+		return err
+	}
 	if _, err := s.UserByUsername(ctx, demoSeededUser); errors.Is(err, models.ErrNotFound) {
 		mobile := "+8613800000001"
 		u := models.User{Username: demoSeededUser, Nickname: "张三 (Zhang San)", Email: "zhangsan@demo.example", Mobile: &mobile}
@@ -282,6 +286,7 @@ func logDemoGuide(log *slog.Logger, cfg Config) {
 		"                    departments and tags show on /account and the admin user page; the group 'rd' takes everyone in 研发部.",
 		"  First sign-in:    a QR sign-in of zhangsan before any in-app sign-in explains why the first one must happen in WeCom.",
 		"  Leavers:          on " + o + demoPrefix + "/directory make a signed-in member leave: WeCom's event ends their session at once; 'Come back' lets them in again.",
+		"  Forward-auth:     run 'go tool task proxy-demo' (Debian's caddy) and open http://localhost:8081: sign in, and the app shows who you are.",
 		"  Hand-off QR:      QR sign-in as lisi (not linked yet): the page shows a hand-off QR code. Open its link ('The link in the code')",
 		"                    in another tab, click 'Open as the WeCom client', pick lisi: the phone side says 'Done'; back in the first",
 		"                    tab the page signs in by itself (or press 'I have scanned it'). Pick another member to see handoff_mismatch.",
@@ -289,6 +294,22 @@ func logDemoGuide(log *slog.Logger, cfg Config) {
 	for _, l := range lines {
 		log.Info(l)
 	}
+}
+
+// seedDemoProxyApp registers the forward-auth app of `go tool task proxy-demo` (docs/proxy.md): Caddy on
+// localhost:8081 in front of a page that shows the identity headers. Ports do not separate cookies, so
+// the session cookie of localhost:8080 reaches it without a cookie domain.
+func seedDemoProxyApp(ctx context.Context, s *models.Store) error {
+	list, err := s.AppsOfType(ctx, models.AppTypeProxy)
+	if err != nil || len(list) > 0 {
+		return err
+	}
+	a := models.App{Name: "demo-proxy", Title: "Demo app behind Caddy", Type: models.AppTypeProxy, Enabled: true,
+		Access: models.AccessEveryone, Domains: []string{"localhost", "*.localhost"}, ClientID: apps.NewClientID()}
+	if err := s.CreateApp(ctx, &a); err != nil {
+		return fmt.Errorf("seed demo proxy app: %w", err)
+	}
+	return nil
 }
 
 // isDemoPath tells whether a request is for the in-process simulator, whose pages send their own CSP.

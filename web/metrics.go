@@ -24,6 +24,8 @@ type Metrics struct {
 	suppressed *prometheus.CounterVec
 	// breakers counts openings of the WeCom circuit breaker per API host and corp.
 	breakers *prometheus.CounterVec
+	// forward counts forward-auth checks per app and outcome (DESIGN.md §10).
+	forward *prometheus.CounterVec
 }
 
 // NewMetrics registers the metrics.
@@ -47,6 +49,10 @@ func NewMetrics() *Metrics {
 			Name: "gatehouse_wecom_breaker_opens_total", Help: "Times calls to a WeCom API host and corp were paused after repeated failures.",
 		}, []string{"api_base", "corp_id"}),
 	}
+	m.forward = prometheus.NewCounterVec(prometheus.CounterOpts{
+		Name: "gatehouse_forward_auth_checks_total", Help: "Forward-auth checks by app and outcome (allowed, signin, app_denied, uncovered).",
+	}, []string{"app", "outcome"})
+	m.registry.MustRegister(m.forward)
 	m.registry.MustRegister(m.requests, m.latency, m.signins, m.suppressed, m.breakers,
 		collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
 	return m
@@ -54,6 +60,9 @@ func NewMetrics() *Metrics {
 
 // Signin counts one sign-in attempt.
 func (m *Metrics) Signin(method, outcome string) { m.signins.WithLabelValues(method, outcome).Inc() }
+
+// ForwardCheck counts one forward-auth check ("" app: no app covers the host).
+func (m *Metrics) ForwardCheck(app, outcome string) { m.forward.WithLabelValues(app, outcome).Inc() }
 
 // AuditSuppressed counts one refusal whose audit row the anonymous cap left out.
 func (m *Metrics) AuditSuppressed(action string) { m.suppressed.WithLabelValues(action).Inc() }

@@ -146,6 +146,34 @@ func (s *Server) loadSession(c *gin.Context) {
 	c.Next()
 }
 
+// loadForwardSession is loadSession for forward-auth checks, through the one-second session cache.
+func (s *Server) loadForwardSession(c *gin.Context) {
+	u, sess, ok, err := s.forwardSessions.Current(c.Request)
+	if err != nil {
+		s.h.Unavailable(c, err)
+		c.Abort()
+		return
+	}
+	if ok {
+		handlers.SetCurrent(c, u, sess)
+	}
+	c.Next()
+}
+
+// forgetSessionsOnWrite empties the forward-auth session cache after every state-changing request
+// (sign-out, disabling a user, signing out everywhere, a directory event …), so that a session this
+// instance ended is refused at its next check.
+func (s *Server) forgetSessionsOnWrite(c *gin.Context) {
+	c.Next()
+	switch c.Request.Method {
+	case http.MethodGet, http.MethodHead, http.MethodOptions:
+	default:
+		if !strings.HasPrefix(c.Request.URL.Path, "/auth/proxy/") {
+			s.forwardSessions.Invalidate()
+		}
+	}
+}
+
 // noStore keeps private pages out of every cache (DESIGN.md §6): any page of a signed-in user, and
 // the admin, account and sign-in outcome areas whoever asks (their redirects and refusals included).
 // Static assets are served before this and keep their long cache.
@@ -213,3 +241,7 @@ func (s *Server) readyz(c *gin.Context) {
 	}
 	c.String(http.StatusOK, "ok\n")
 }
+
+// forwardSessionTTL is how long a forward-auth check may trust a cached session: half of DESIGN.md
+// §8's one second in which other instances must refuse a revoked session.
+const forwardSessionTTL = 500 * time.Millisecond

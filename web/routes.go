@@ -1,6 +1,8 @@
 package web
 
 import (
+	"net/http"
+
 	"github.com/gin-gonic/gin"
 
 	"gatehouse/handlers"
@@ -17,7 +19,7 @@ func (s *Server) routes() *gin.Engine {
 	}
 	// Upload routes (multipart/form-data, larger bodies) are granted one by one below with uploads.POST.
 	uploads := uploadRoutes{}
-	r.Use(s.recover, s.requestLog, s.metrics.middleware, s.forwardedHTTPS, s.securityHeaders, s.limitBody(uploads))
+	r.Use(s.recover, s.requestLog, s.metrics.middleware, s.forwardedHTTPS, s.securityHeaders, s.limitBody(uploads), s.forgetSessionsOnWrite)
 	h := s.h
 
 	// Operations and assets never touch sessions, so probes answer whatever cookies they carry.
@@ -27,6 +29,14 @@ func (s *Server) routes() *gin.Engine {
 		r.GET("/metrics", gin.WrapH(metricsGuard(s.cfg.MetricsToken, s.metrics.Handler())))
 	}
 	r.GET("/static/*file", gin.WrapH(s.assets.Handler()))
+
+	// Forward-auth for reverse proxies (DESIGN.md §10), with its own session loader (a one-second
+	// cache, see auth.SessionCache). nginx's auth_request repeats the original method, so every method
+	// gets the same answer; the original method is read from a header.
+	for _, m := range []string{http.MethodGet, http.MethodHead, http.MethodPost, http.MethodPut, http.MethodPatch, http.MethodDelete, http.MethodOptions} {
+		r.Handle(m, "/auth/proxy/forward", s.loadForwardSession, s.noStore, h.ForwardAuth)
+		r.Handle(m, "/auth/proxy/nginx", s.loadForwardSession, s.noStore, h.ForwardAuthNginx)
+	}
 
 	// Everything below knows who is signed in. (Gin applies Use to the routes registered after it.)
 	r.Use(s.demoClient, s.loadSession, s.noStore)

@@ -10,6 +10,7 @@ import (
 	"net"
 	"net/http"
 	"net/netip"
+	"net/url"
 	"strings"
 	"time"
 
@@ -39,8 +40,10 @@ type Server struct {
 	metrics  *Metrics
 	assets   *static.Assets
 	h        *handlers.Handlers
-	handler  http.Handler
-	demoSim  http.Handler // the in-process WeCom simulator in demo mode, else nil
+	// forwardSessions answers forward-auth checks' session lookups from memory for up to a second.
+	forwardSessions *auth.SessionCache
+	handler         http.Handler
+	demoSim         http.Handler // the in-process WeCom simulator in demo mode, else nil
 	// trustedProxies are GATEHOUSE_TRUSTED_PROXIES, parsed: peers whose X-Forwarded-Proto is believed.
 	trustedProxies []netip.Prefix
 	sweeper        *directory.Sweeper // the directory sweep (GATEHOUSE_DIRECTORY_SYNC)
@@ -93,6 +96,9 @@ func New(cfg Config, store *models.Store, log *slog.Logger, opts Options) (*Serv
 			return nil, fmt.Errorf("start the demo WeCom simulator: %w", err)
 		}
 		demoSim = sim
+		if cfg.BaseURL == nil { // forward-auth and the OIDC issuer need the public origin (DESIGN.md §10)
+			cfg.BaseURL, _ = url.Parse(demoOrigin(cfg))
+		}
 		base := demoOrigin(cfg) + demoPrefix
 		cfg.WeComAPIBase, cfg.WeComOAuthBase, cfg.WeComLoginBase = base, base, base
 	} else if err := RetireDemo(context.Background(), store, log); err != nil {
@@ -126,10 +132,11 @@ func New(cfg Config, store *models.Store, log *slog.Logger, opts Options) (*Serv
 		demoSim: demoSim,
 		assets:  static.New(),
 		sessions: auth.NewSessions(store, models.DeriveKey(cfg.SecretKey, "cookie hash"), models.DeriveKey(cfg.SecretKey, "cookie block"),
-			cfg.SessionIdle, cfg.SessionMax, secure, now),
+			cfg.SessionIdle, cfg.SessionMax, secure, now).WithDomain(cfg.CookieDomain),
 	}
 	s.trustedProxies = proxies
 	s.sweeper = newDirectorySweeper(cfg, store, log, now, refresher, metrics, opts.DirectorySweep)
+	s.forwardSessions = auth.NewSessionCache(s.sessions, forwardSessionTTL)
 	s.h = handlers.New(handlers.Deps{
 		Store:    store,
 		Sessions: s.sessions,
@@ -156,6 +163,9 @@ func New(cfg Config, store *models.Store, log *slog.Logger, opts Options) (*Serv
 		AppSecrets:          apps.NewShown(models.DeriveKey(cfg.SecretKey, "app secret shown")),
 		Events: &directory.Events{Store: store, Sealer: sealer, Now: now, Log: log, Refresh: eventRefresh(opts.EventRefresh, refresher),
 			Members: &directory.Members{Store: store, Now: now, Log: log}},
+		Forward:        apps.NewForward(store, directory.UserGroups, now),
+		ForwardMetrics: metrics,
+		CookieDomain:   cfg.CookieDomain,
 	})
 	// Cross-origin POSTs (CSRF) are refused by the standard library's check of Sec-Fetch-Site/Origin;
 	// SameSite=Lax cookies are the second layer.
@@ -164,6 +174,9 @@ func New(cfg Config, store *models.Store, log *slog.Logger, opts Options) (*Serv
 	// WeCom's event POSTs come from its servers, not a browser, and are authenticated by their
 	// signature, never by a cookie.
 	cop.AddInsecureBypassPattern("POST /auth/wecom/{name}/events")
+	// nginx's auth_request repeats the original request's method (and the browser's Origin) for the
+	// check; a check changes nothing, so it is no CSRF target.
+	cop.AddInsecureBypassPattern("/auth/proxy/")
 	timeout := opts.RequestTimeout
 	if timeout <= 0 {
 		timeout = defaultRequestTimeout

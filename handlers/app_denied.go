@@ -1,0 +1,35 @@
+package handlers
+
+import (
+	"net/http"
+	"strings"
+
+	"github.com/gin-gonic/gin"
+
+	"gatehouse/models"
+	"gatehouse/views"
+)
+
+// AppDenied answers a signed-in user whom an application's access rule keeps out (DESIGN.md §10):
+// 403, a page with data-outcome="app_denied" naming the app.
+func (h *Handlers) AppDenied(c *gin.Context, app models.App) {
+	title := app.Title
+	if title == "" {
+		title = app.Name
+	}
+	p := h.page(c, "proxy.app_denied.title", "")
+	home := "/"
+	if h.BaseURL != nil {
+		origin := h.BaseURL.Scheme + "://" + h.BaseURL.Host
+		home = origin + "/"
+		if strings.HasPrefix(c.Request.URL.Path, "/auth/proxy/") {
+			// Caddy and Traefik show this answer on the app's own host: its styles come from
+			// Gatehouse's origin, and no form on it may post to the app.
+			p.Asset = func(name string) string { return origin + h.Assets.URL(name) }
+			c.Header("Content-Security-Policy", "default-src 'none'; style-src "+origin+"; img-src "+origin+"; script-src "+origin+
+				"; form-action "+origin+"; frame-ancestors 'none'; base-uri 'none'")
+		}
+	}
+	c.Header("Cache-Control", "no-store")
+	h.render(c, http.StatusForbidden, views.AppDenied(p, views.AppDeniedData{App: title, Home: home}))
+}
