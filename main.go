@@ -32,6 +32,8 @@ Usage:
   gatehouse user make-admin USERNAME
   gatehouse wecom-sim [--addr 127.0.0.1:9080] [--seed demo|FILE.json]
                                       run the WeCom simulator on its own (tests, load tests, demos)
+  gatehouse oidc rotate-keys          make a new OpenID Connect signing key now (the previous one stays
+                                      in the key set until the tokens it signed have expired)
   gatehouse version                   print the version
 
 Configuration comes from the environment (see README.md): GATEHOUSE_ADDR, DATABASE_URL,
@@ -71,6 +73,8 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdout,
 		err = userCommand(ctx, args, getenv, stdout, log)
 	case "wecom-sim":
 		err = wecomtest.Main(ctx, args, stdout)
+	case "oidc":
+		err = oidcCommand(ctx, args, getenv, stdout, log)
 	case "version":
 		fmt.Fprintln(stdout, "gatehouse", version)
 	case "help", "-h", "-help", "--help":

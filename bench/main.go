@@ -48,6 +48,7 @@ var scenarios = map[string]Scenario{
 	"userlist":  userlistScenario,
 	"audit":     auditScenario,
 	"forward":   forwardScenario,
+	"oidc":      oidcScenario,
 }
 
 func main() {

@@ -11,25 +11,23 @@ import (
 )
 
 // AppDenied answers a signed-in user whom an application's access rule keeps out (DESIGN.md §10):
-// 403, a page with data-outcome="app_denied" naming the app.
+// 403, a page with data-outcome="app_denied" naming the app and the account that was refused.
 func (h *Handlers) AppDenied(c *gin.Context, app models.App) {
+	u, _ := CurrentUser(c)
 	title := app.Title
 	if title == "" {
 		title = app.Name
 	}
 	p := h.page(c, "proxy.app_denied.title", "")
-	home := "/"
-	if h.BaseURL != nil {
-		origin := h.BaseURL.Scheme + "://" + h.BaseURL.Host
-		home = origin + "/"
-		if strings.HasPrefix(c.Request.URL.Path, "/auth/proxy/") {
-			// Caddy and Traefik show this answer on the app's own host: its styles come from
-			// Gatehouse's origin, and no form on it may post to the app.
-			p.Asset = func(name string) string { return origin + h.Assets.URL(name) }
-			c.Header("Content-Security-Policy", "default-src 'none'; style-src "+origin+"; img-src "+origin+"; script-src "+origin+
-				"; form-action "+origin+"; frame-ancestors 'none'; base-uri 'none'")
-		}
+	origin := ""
+	if h.BaseURL != nil && strings.HasPrefix(c.Request.URL.Path, "/auth/proxy/") {
+		origin = h.BaseURL.Scheme + "://" + h.BaseURL.Host
+		// Caddy and Traefik show this answer on the app's own host: its styles come from Gatehouse's
+		// origin, and its forms post there, never to the app.
+		p.Asset = func(name string) string { return origin + h.Assets.URL(name) }
+		c.Header("Content-Security-Policy", "default-src 'none'; style-src "+origin+"; img-src "+origin+"; script-src "+origin+
+			"; form-action "+origin+"; frame-ancestors 'none'; base-uri 'none'")
 	}
 	c.Header("Cache-Control", "no-store")
-	h.render(c, http.StatusForbidden, views.AppDenied(p, views.AppDeniedData{App: title, Home: home}))
+	h.render(c, http.StatusForbidden, views.AppDenied(p, views.AppDeniedData{App: title, Username: u.Username, Origin: origin}))
 }

@@ -60,6 +60,8 @@ type Deps struct {
 	// Apps administers applications; AppSecrets seals a just-issued client secret for the page that shows it once.
 	Apps       *apps.Apps
 	AppSecrets *apps.Shown
+	// OIDC is the OpenID Connect provider (DESIGN.md §10); nil when GATEHOUSE_BASE_URL is unset.
+	OIDC *apps.Provider
 	// IsDemoAuthenticator tells whether an authenticator is the demo's, still pointing at the simulator.
 	IsDemoAuthenticator func(models.Authenticator) bool
 	// DirectorySync is how often the directory sweep runs (0: off), for the dashboard.

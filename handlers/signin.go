@@ -42,7 +42,8 @@ func (h *Handlers) SigninPage(c *gin.Context) {
 	if rd != "" {
 		redirect = rd
 	}
-	if u, ok := CurrentUser(c); ok {
+	// prompt=login: an OpenID Connect app asked for a new sign-in although the browser has a session.
+	if u, ok := CurrentUser(c); ok && c.Query("prompt") != "login" {
 		c.Redirect(http.StatusSeeOther, orDefault(redirect, homeFor(u)))
 		return
 	}
@@ -52,10 +53,11 @@ func (h *Handlers) SigninPage(c *gin.Context) {
 		c.Redirect(http.StatusSeeOther, target)
 		return
 	}
-	h.renderSignin(c, http.StatusOK, views.SigninData{Redirect: redirect, Error: h.reason(c, c.Query("reason"))})
+	h.renderSignin(c, http.StatusOK, views.SigninData{Redirect: redirect, Error: h.reason(c, c.Query("reason")), Username: models.TruncateText(c.Query("login_hint"), 64)})
 }
 
 func (h *Handlers) renderSignin(c *gin.Context, status int, d views.SigninData) {
+	h.oidcFormAction(c, d.Redirect)
 	list, err := h.Store.EnabledAuthenticators(c.Request.Context())
 	if err != nil {
 		h.fail(c, err)

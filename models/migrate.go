@@ -271,6 +271,60 @@ func migrations() []*gormigrate.Migration {
 			},
 			Rollback: func(tx *gorm.DB) error { return tx.Migrator().DropTable("directory_events") },
 		},
+		{
+			// The OpenID Connect provider (DESIGN.md §10): authorize requests, tokens and signing keys.
+			ID: "202612021401_oidc_provider",
+			Migrate: func(tx *gorm.DB) error {
+				type OIDCAuthRequest struct {
+					ID        string `gorm:"primaryKey;size:64"`
+					AppID     int64  `gorm:"not null;index"`
+					ClientID  string `gorm:"size:64;not null"`
+					Params    string `gorm:"type:text;not null"`
+					CreatedAt time.Time
+					ExpiresAt time.Time `gorm:"not null;index"`
+					UserID    *int64
+					SessionID string `gorm:"size:64;not null;default:''"`
+					AuthTime  *time.Time
+					Done      bool    `gorm:"not null;default:false"`
+					CodeHash  *string `gorm:"size:64;uniqueIndex"`
+					UsedAt    *time.Time
+				}
+				type OIDCToken struct {
+					ID        int64  `gorm:"primaryKey"`
+					Hash      string `gorm:"size:64;not null;uniqueIndex"`
+					Kind      string `gorm:"size:16;not null"`
+					GrantID   string `gorm:"size:64;not null;index"`
+					AppID     int64  `gorm:"not null;index"`
+					ClientID  string `gorm:"size:64;not null"`
+					UserID    int64  `gorm:"not null;index"`
+					SessionID string `gorm:"size:64;not null;index"`
+					Scopes    string `gorm:"type:text;not null"`
+					AuthTime  time.Time
+					CreatedAt time.Time
+					ExpiresAt time.Time `gorm:"not null;index"`
+					RevokedAt *time.Time
+				}
+				type OIDCKey struct {
+					ID            string `gorm:"primaryKey;size:64"`
+					Active        *bool  `gorm:"uniqueIndex"`
+					PrivateSealed string `gorm:"type:text;not null"`
+					CreatedAt     time.Time
+					RetiredAt     *time.Time
+				}
+				for _, t := range []struct {
+					name  string
+					model any
+				}{{"oidc_auth_requests", &OIDCAuthRequest{}}, {"oidc_tokens", &OIDCToken{}}, {"oidc_keys", &OIDCKey{}}} {
+					if err := tx.Table(t.name).Migrator().CreateTable(t.model); err != nil {
+						return fmt.Errorf("create %s: %w", t.name, err)
+					}
+				}
+				return nil
+			},
+			Rollback: func(tx *gorm.DB) error {
+				return tx.Migrator().DropTable("oidc_keys", "oidc_tokens", "oidc_auth_requests")
+			},
+		},
 	}
 }
 

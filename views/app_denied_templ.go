@@ -9,13 +9,18 @@ package views
 import "github.com/a-h/templ"
 import templruntime "github.com/a-h/templ/runtime"
 
-// AppDeniedData names the application a signed-in user may not use, and where Gatehouse is.
+// AppDeniedData names the application a signed-in user may not use, and who is signed in.
 type AppDeniedData struct {
-	App  string
-	Home string
+	App string
+	// Username is who is signed in, so the person sees which account was refused.
+	Username string
+	// Origin is Gatehouse's origin when the page is shown on the app's own host (forward-auth), so
+	// its links and forms lead back to Gatehouse; "" otherwise.
+	Origin string
 }
 
-// AppDenied is the 403 page of an application whose access rule keeps the user out (DESIGN.md §10).
+// AppDenied is the 403 page of an application whose access rule keeps the user out (DESIGN.md §10):
+// no code for an OIDC app, no pass through the proxy.
 func AppDenied(p Page, d AppDeniedData) templ.Component {
 	return templruntime.GeneratedTemplate(func(templ_7745c5c3_Input templruntime.GeneratedComponentInput) (templ_7745c5c3_Err error) {
 		templ_7745c5c3_W, ctx := templ_7745c5c3_Input.Writer, templ_7745c5c3_Input.Context
@@ -33,13 +38,57 @@ func AppDenied(p Page, d AppDeniedData) templ.Component {
 		}
 		ctx = templ.InitializeContext(ctx)
 		ctx = templ.ClearChildren(ctx)
+		templ_7745c5c3_Var2 := templruntime.GeneratedTemplate(func(templ_7745c5c3_Input templruntime.GeneratedComponentInput) (templ_7745c5c3_Err error) {
+			templ_7745c5c3_W, ctx := templ_7745c5c3_Input.Writer, templ_7745c5c3_Input.Context
+			templ_7745c5c3_Buffer, templ_7745c5c3_IsBuffer := templruntime.GetBuffer(templ_7745c5c3_W)
+			if !templ_7745c5c3_IsBuffer {
+				defer func() {
+					templ_7745c5c3_BufErr := templruntime.ReleaseBuffer(templ_7745c5c3_Buffer)
+					if templ_7745c5c3_Err == nil {
+						templ_7745c5c3_Err = templ_7745c5c3_BufErr
+					}
+				}()
+			}
+			ctx = templ.InitializeContext(ctx)
+			templ_7745c5c3_Err = templruntime.WriteString(templ_7745c5c3_Buffer, 1, "<form class=\"inline\" method=\"post\" action=\"")
+			if templ_7745c5c3_Err != nil {
+				return templ_7745c5c3_Err
+			}
+			var templ_7745c5c3_Var3 string
+			templ_7745c5c3_Var3, templ_7745c5c3_Err = templruntime.NewAttributeExpression(templ.SafeURL(d.Origin + "/signout")).ResolveURL(ctx)
+			if templ_7745c5c3_Err != nil {
+				return templ.Error{Err: templ_7745c5c3_Err, FileName: `views/app_denied.templ`, Line: 23, Col: 82}
+			}
+			_, templ_7745c5c3_Err = templ_7745c5c3_Buffer.WriteString(templ_7745c5c3_Var3)
+			if templ_7745c5c3_Err != nil {
+				return templ_7745c5c3_Err
+			}
+			templ_7745c5c3_Err = templruntime.WriteString(templ_7745c5c3_Buffer, 2, "\"><button type=\"submit\" class=\"btn\" data-testid=\"app-denied-signout\">")
+			if templ_7745c5c3_Err != nil {
+				return templ_7745c5c3_Err
+			}
+			var templ_7745c5c3_Var4 string
+			templ_7745c5c3_Var4, templ_7745c5c3_Err = templ.JoinStringErrs(p.T.T("oidc.denied_switch"))
+			if templ_7745c5c3_Err != nil {
+				return templ.Error{Err: templ_7745c5c3_Err, FileName: `views/app_denied.templ`, Line: 24, Col: 99}
+			}
+			_, templ_7745c5c3_Err = templ_7745c5c3_Buffer.WriteString(templ.EscapeString(templ_7745c5c3_Var4))
+			if templ_7745c5c3_Err != nil {
+				return templ_7745c5c3_Err
+			}
+			templ_7745c5c3_Err = templruntime.WriteString(templ_7745c5c3_Buffer, 3, "</button></form>")
+			if templ_7745c5c3_Err != nil {
+				return templ_7745c5c3_Err
+			}
+			return nil
+		})
 		templ_7745c5c3_Err = ErrorPage(p, ErrorData{
 			Outcome: "app_denied",
 			Icon:    "error",
-			Heading: p.T.T("proxy.app_denied.heading", "App", d.App),
-			Message: p.T.T("proxy.app_denied.text", "App", d.App),
-			Actions: []Link{{Label: p.T.T("proxy.app_denied.home"), URL: d.Home, TestID: "app-denied-home"}},
-		}).Render(ctx, templ_7745c5c3_Buffer)
+			Heading: p.T.T("oidc.denied_heading", "App", d.App),
+			Message: p.T.T("oidc.denied_text", "App", d.App, "User", d.Username),
+			Actions: []Link{{Label: p.T.T("proxy.app_denied.home"), URL: d.Origin + "/", Primary: true, TestID: "app-denied-home"}},
+		}).Render(templ.WithChildren(ctx, templ_7745c5c3_Var2), templ_7745c5c3_Buffer)
 		if templ_7745c5c3_Err != nil {
 			return templ_7745c5c3_Err
 		}

@@ -129,6 +129,9 @@ func isDemoAuthenticator(a models.Authenticator) bool {
 // the in-process simulator, which is not running, and its auto login would send every visitor there.
 // It is disabled with its auto login, once, with one log line and an audit event.
 func RetireDemo(ctx context.Context, s *models.Store, log *slog.Logger) error {
+	if err := retireDemoTool(ctx, s); err != nil {
+		return err
+	}
 	a, err := s.AuthenticatorByName(ctx, demoAuthenticatorName)
 	if errors.Is(err, models.ErrNotFound) || err == nil && !isDemoAuthenticator(a) {
 		return nil
@@ -190,6 +193,9 @@ func SeedDemo(ctx context.Context, s *models.Store, cfg Config) error {
 		return err
 	}
 	if err := seedDemoProxyApp(ctx, s); err != nil {
+		return err
+	}
+	if err := seedDemoTool(ctx, s, cfg); err != nil {
 		return err
 	}
 	if _, err := s.UserByUsername(ctx, demoSeededUser); errors.Is(err, models.ErrNotFound) {
@@ -279,6 +285,8 @@ func logDemoGuide(log *slog.Logger, cfg Config) {
 		"  QR sign-in:       on " + o + "/signin click 'Sign in with WeCom (demo)' and pick a member on the simulated QR page.",
 		"  In-app sign-in:   click 'Open as the WeCom client' in the yellow banner, then sign in with WeCom: the consent sheet appears.",
 		"  Auto login:       in WeCom-client mode open " + o + "/admin or " + o + "/m while signed out: you land signed in.",
+		"  Another app:      open " + o + "/_demo/tool, a demo 'internal tool' that signs in with Gatehouse (OpenID Connect):",
+		"                    click 'Sign in with WeCom', then the WeCom button, pick zhangsan: the tool shows who you are.",
 		"  Members:          zhangsan 张三 (mobile matches the Gatehouse user zhangsan: bound on first in-app sign-in),",
 		"                    lisi 李四 (new: auto-signup creates the user), wangwu 王五 (outside the app's visible range),",
 		"                    zhaoliu 赵六 (disabled in WeCom), sunqi 孙七 (refuses consent).",

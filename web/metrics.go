@@ -26,6 +26,8 @@ type Metrics struct {
 	breakers *prometheus.CounterVec
 	// forward counts forward-auth checks per app and outcome (DESIGN.md §10).
 	forward *prometheus.CounterVec
+	// oidcSignins counts OpenID Connect grants and refusals per app and outcome (DESIGN.md §10).
+	oidcSignins *prometheus.CounterVec
 }
 
 // NewMetrics registers the metrics.
@@ -53,6 +55,10 @@ func NewMetrics() *Metrics {
 		Name: "gatehouse_forward_auth_checks_total", Help: "Forward-auth checks by app and outcome (allowed, signin, app_denied, uncovered).",
 	}, []string{"app", "outcome"})
 	m.registry.MustRegister(m.forward)
+	m.oidcSignins = prometheus.NewCounterVec(prometheus.CounterOpts{
+		Name: "gatehouse_oidc_signins_total", Help: "OpenID Connect sign-ins to apps by app and outcome (ok, app_denied, login_required, ...).",
+	}, []string{"app", "outcome"})
+	m.registry.MustRegister(m.oidcSignins)
 	m.registry.MustRegister(m.requests, m.latency, m.signins, m.suppressed, m.breakers,
 		collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
 	return m
@@ -63,6 +69,9 @@ func (m *Metrics) Signin(method, outcome string) { m.signins.WithLabelValues(met
 
 // ForwardCheck counts one forward-auth check ("" app: no app covers the host).
 func (m *Metrics) ForwardCheck(app, outcome string) { m.forward.WithLabelValues(app, outcome).Inc() }
+
+// OIDCSignin counts one OpenID Connect grant or refusal.
+func (m *Metrics) OIDCSignin(app, outcome string) { m.oidcSignins.WithLabelValues(app, outcome).Inc() }
 
 // AuditSuppressed counts one refusal whose audit row the anonymous cap left out.
 func (m *Metrics) AuditSuppressed(action string) { m.suppressed.WithLabelValues(action).Inc() }

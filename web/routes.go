@@ -38,6 +38,26 @@ func (s *Server) routes() *gin.Engine {
 		r.Handle(m, "/auth/proxy/nginx", s.loadForwardSession, s.noStore, h.ForwardAuthNginx)
 	}
 
+	// The OpenID Connect provider (DESIGN.md §10), only with GATEHOUSE_BASE_URL (its issuer's origin).
+	// The library serves the protocol; Gatehouse adds the authorize checks. These endpoints never read
+	// the Gatehouse session (apps' servers call most of them), so they come before it.
+	if h.OIDC != nil {
+		oidc := r.Group("/oidc")
+		for _, p := range []string{"/.well-known/openid-configuration", "/keys"} {
+			oidc.GET(p, h.OIDCEndpoint)
+			oidc.OPTIONS(p, h.OIDCEndpoint)
+		}
+		oidc.GET("/authorize", h.OIDCAuthorize)
+		oidc.POST("/authorize", h.OIDCAuthorize)
+		for _, p := range []string{"/oauth/token", "/revoke", "/oauth/introspect"} {
+			oidc.POST(p, h.OIDCEndpoint)
+			oidc.OPTIONS(p, h.OIDCEndpoint)
+		}
+		oidc.GET("/userinfo", h.OIDCEndpoint)
+		oidc.POST("/userinfo", h.OIDCEndpoint)
+		oidc.OPTIONS("/userinfo", h.OIDCEndpoint)
+	}
+
 	// Everything below knows who is signed in. (Gin applies Use to the routes registered after it.)
 	r.Use(s.demoClient, s.loadSession, s.noStore)
 
@@ -113,9 +133,27 @@ func (s *Server) routes() *gin.Engine {
 	admin.GET("/bindings/import/:id/result.csv", h.BulkBindResult)
 	admin.POST("/bindings/import/apply", h.BulkBindApply)
 
+	// The OpenID Connect provider's browser side: the login hand-off, the callback that hands out the
+	// code (only to the browser that signed in), RP-initiated logout and its confirmation.
+	if h.OIDC != nil {
+		oidc := r.Group("/oidc")
+		oidc.GET("/login", h.OIDCLogin)
+		oidc.GET("/authorize/callback", h.OIDCCallback)
+		oidc.GET("/end_session", h.OIDCEndSession)
+		oidc.GET("/logout", h.OIDCLogoutPage)
+		oidc.POST("/logout", h.OIDCLogout)
+	}
+
 	if s.demoSim != nil {
 		r.POST("/_demo/wecom-client", h.DemoWeComToggle)
 		mountDemo(r, s.demoSim)
+		if h.OIDC != nil { // the demo's "internal tool", an app that signs in with Gatehouse
+			tool := handlers.NewDemoTool(h, demoOrigin(s.cfg))
+			r.GET(handlers.DemoToolPath, tool.Page)
+			r.GET(handlers.DemoToolPath+"/login", tool.Login)
+			r.GET(handlers.DemoToolPath+"/callback", tool.Callback)
+			r.GET(handlers.DemoToolPath+"/signedout", tool.SignedOut)
+		}
 	}
 	r.NoRoute(h.NotFound)
 	return r

@@ -43,7 +43,8 @@ type Server struct {
 	// forwardSessions answers forward-auth checks' session lookups from memory for up to a second.
 	forwardSessions *auth.SessionCache
 	handler         http.Handler
-	demoSim         http.Handler // the in-process WeCom simulator in demo mode, else nil
+	demoSim         http.Handler   // the in-process WeCom simulator in demo mode, else nil
+	oidc            *apps.Provider // the OpenID Connect provider; nil without GATEHOUSE_BASE_URL
 	// trustedProxies are GATEHOUSE_TRUSTED_PROXIES, parsed: peers whose X-Forwarded-Proto is believed.
 	trustedProxies []netip.Prefix
 	sweeper        *directory.Sweeper // the directory sweep (GATEHOUSE_DIRECTORY_SYNC)
@@ -96,7 +97,7 @@ func New(cfg Config, store *models.Store, log *slog.Logger, opts Options) (*Serv
 			return nil, fmt.Errorf("start the demo WeCom simulator: %w", err)
 		}
 		demoSim = sim
-		if cfg.BaseURL == nil { // forward-auth and the OIDC issuer need the public origin (DESIGN.md §10)
+		if cfg.BaseURL == nil { // forward-auth and the OIDC issuer (the demo tool signs in with it) need the public origin
 			cfg.BaseURL, _ = url.Parse(demoOrigin(cfg))
 		}
 		base := demoOrigin(cfg) + demoPrefix
@@ -137,6 +138,9 @@ func New(cfg Config, store *models.Store, log *slog.Logger, opts Options) (*Serv
 	s.trustedProxies = proxies
 	s.sweeper = newDirectorySweeper(cfg, store, log, now, refresher, metrics, opts.DirectorySweep)
 	s.forwardSessions = auth.NewSessionCache(s.sessions, forwardSessionTTL)
+	if s.oidc, err = s.newOIDC(sealer, now); err != nil {
+		return nil, err
+	}
 	s.h = handlers.New(handlers.Deps{
 		Store:    store,
 		Sessions: s.sessions,
@@ -166,6 +170,7 @@ func New(cfg Config, store *models.Store, log *slog.Logger, opts Options) (*Serv
 		Forward:        apps.NewForward(store, directory.UserGroups, now),
 		ForwardMetrics: metrics,
 		CookieDomain:   cfg.CookieDomain,
+		OIDC:           s.oidc,
 	})
 	// Cross-origin POSTs (CSRF) are refused by the standard library's check of Sec-Fetch-Site/Origin;
 	// SameSite=Lax cookies are the second layer.
@@ -177,6 +182,10 @@ func New(cfg Config, store *models.Store, log *slog.Logger, opts Options) (*Serv
 	// nginx's auth_request repeats the original request's method (and the browser's Origin) for the
 	// check; a check changes nothing, so it is no CSRF target.
 	cop.AddInsecureBypassPattern("/auth/proxy/")
+	// Apps' servers (and single-page apps) call these; they carry no Gatehouse cookie to protect.
+	for _, p := range []string{"/oidc/oauth/token", "/oidc/revoke", "/oidc/userinfo", "/oidc/oauth/introspect", "/oidc/authorize"} {
+		cop.AddInsecureBypassPattern("POST " + p)
+	}
 	timeout := opts.RequestTimeout
 	if timeout <= 0 {
 		timeout = defaultRequestTimeout
@@ -264,6 +273,9 @@ func (s *Server) ServeWithMetrics(ctx context.Context, ln, metricsLn net.Listene
 		listeners = append(listeners, metricsLn)
 	}
 	go s.sweepSessions(ctx)
+	if s.oidc != nil {
+		go s.oidcMaintenance(ctx, time.Hour)
+	}
 	go s.pruneAudit(ctx, time.Hour)
 	go s.sweeper.Run(ctx, nil)
 	errc := make(chan error, len(servers))
@@ -382,5 +394,51 @@ func eventRefresh(test func(context.Context, models.Authenticator, string) error
 	return func(ctx context.Context, a models.Authenticator, userid string) error {
 		_, err := r.Refresh(ctx, a, userid)
 		return err
+	}
+}
+
+// newOIDC builds the OpenID Connect provider when the public origin is known (GATEHOUSE_BASE_URL):
+// its issuer must be stable, so without it the provider is off and /oidc/* is 404.
+func (s *Server) newOIDC(sealer *models.Sealer, now func() time.Time) (*apps.Provider, error) {
+	if s.cfg.BaseURL == nil {
+		return nil, nil
+	}
+	return apps.NewProvider(s.store, apps.OIDCConfig{
+		Origin: s.cfg.BaseURL, SecretKey: s.cfg.SecretKey, Sealer: sealer, Now: now,
+		Groups: func(ctx context.Context, u models.User) ([]string, error) {
+			return directory.UserGroups(ctx, s.store, u)
+		},
+		Outcome: func(ctx context.Context, app models.App, userID int64, outcome string) {
+			s.h.OIDCOutcome(ctx, app, userID, outcome)
+		},
+	})
+}
+
+// oidcMaintenance makes the first signing key at start, then every interval sweeps expired authorize
+// requests and tokens and rotates the signing key when it is older than apps.DefaultKeyRotation. Two
+// instances doing it at once is harmless: the sweep deletes what is past its cutoff, and of two
+// rotations one wins (the unique current key).
+func (s *Server) oidcMaintenance(ctx context.Context, every time.Duration) {
+	if err := s.oidc.EnsureKey(ctx); err != nil {
+		s.log.Warn("oidc signing key", "err", err)
+	}
+	t := time.NewTicker(every)
+	defer t.Stop()
+	for {
+		select {
+		case <-ctx.Done():
+			return
+		case <-t.C:
+		}
+		if n, err := s.oidc.Sweep(ctx); err != nil {
+			s.log.Warn("sweep oidc requests and tokens", "err", err)
+		} else if n > 0 {
+			s.log.Info("swept oidc requests and tokens", "count", n)
+		}
+		if rotated, err := s.oidc.RotateKeysIfOlder(ctx, apps.DefaultKeyRotation); err != nil {
+			s.log.Warn("rotate oidc signing key", "err", err)
+		} else if rotated {
+			s.log.Info("rotated the oidc signing key")
+		}
 	}
 }
