@@ -93,6 +93,21 @@ func (s *Store) directoryMember(ctx context.Context, b Binding) (DirectoryMember
 	return m, notFound(err, fmt.Sprintf("directory member of binding %d", b.ID))
 }
 
+// lockMember finds the binding of subject at an authenticator, locks its user's row until the
+// transaction ends (so that a cut-off, a return and an unbind are decided one after the other) and
+// loads what is known about the member.
+func (s *Store) lockMember(ctx context.Context, authenticatorID int64, subject string) (Binding, DirectoryMember, error) {
+	b, err := s.BindingBySubject(ctx, authenticatorID, subject)
+	if err != nil {
+		return b, DirectoryMember{}, err
+	}
+	if err := s.lockUser(ctx, b.UserID); err != nil {
+		return b, DirectoryMember{}, err
+	}
+	m, err := s.directoryMember(ctx, b)
+	return b, m, err
+}
+
 // MemberChange is what cutting a member off or letting them back changed.
 type MemberChange struct {
 	Binding Binding
@@ -112,18 +127,11 @@ type MemberChange struct {
 func (s *Store) CutOffMember(ctx context.Context, authenticatorID int64, subject string, status int, now time.Time) (MemberChange, error) {
 	var ch MemberChange
 	err := s.InTx(ctx, func(tx *Store) error {
-		b, err := tx.BindingBySubject(ctx, authenticatorID, subject)
+		b, m, err := tx.lockMember(ctx, authenticatorID, subject)
 		if err != nil {
 			return err
 		}
 		ch.Binding = b
-		if err := tx.lockUser(ctx, b.UserID); err != nil {
-			return err
-		}
-		m, err := tx.directoryMember(ctx, b)
-		if err != nil {
-			return err
-		}
 		ch.Changed = m.SuspendedAt == nil || m.Status != status
 		if m.SuspendedAt == nil {
 			m.SuspendedAt = &now
@@ -158,18 +166,11 @@ func (s *Store) CutOffMember(ctx context.Context, authenticatorID int64, subject
 func (s *Store) RestoreMember(ctx context.Context, authenticatorID int64, subject string, now time.Time) (MemberChange, error) {
 	var ch MemberChange
 	err := s.InTx(ctx, func(tx *Store) error {
-		b, err := tx.BindingBySubject(ctx, authenticatorID, subject)
+		b, m, err := tx.lockMember(ctx, authenticatorID, subject)
 		if err != nil {
 			return err
 		}
 		ch.Binding = b
-		if err := tx.lockUser(ctx, b.UserID); err != nil {
-			return err
-		}
-		m, err := tx.directoryMember(ctx, b)
-		if err != nil {
-			return err
-		}
 		ch.Changed = m.SuspendedAt != nil
 		m.SuspendedAt, m.Status, m.RefreshedAt = nil, MemberActive, now
 		if err := tx.SaveDirectoryMember(ctx, &m); err != nil {

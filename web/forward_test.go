@@ -149,7 +149,7 @@ func TestForwardAuth(t *testing.T) {
 			}
 			clients["bob"].Language = "zh"
 			r = check(t, clients["bob"], "forward", "GET", "https://ci.tools.corp.test/")
-			if !strings.Contains(r.Find("h1").Text(), "无法使用 Tools") {
+			if !strings.Contains(r.Find("h1").Text(), "你无权使用 Tools") {
 				t.Fatalf("page not translated: %q", r.Find("h1").Text())
 			}
 		})

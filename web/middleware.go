@@ -13,6 +13,7 @@ import (
 
 	"gatehouse/auth"
 	"gatehouse/handlers"
+	"gatehouse/models"
 	"gatehouse/wecom"
 )
 
@@ -129,26 +130,17 @@ func (s *Server) demoClient(c *gin.Context) {
 
 // loadSession puts the signed-in user, if any, on the request. A database outage is a 503, not a
 // silent sign-out.
-func (s *Server) loadSession(c *gin.Context) {
+func (s *Server) loadSession(c *gin.Context) { s.putSession(c, s.sessions.Current) }
+
+// loadForwardSession is loadSession for forward-auth checks, through the one-second session cache.
+func (s *Server) loadForwardSession(c *gin.Context) { s.putSession(c, s.forwardSessions.Current) }
+
+func (s *Server) putSession(c *gin.Context, current func(*http.Request) (models.User, models.Session, bool, error)) {
 	if _, err := c.Request.Cookie(auth.SessionCookie); err != nil {
 		c.Next() // no cookie, no session: anonymous pages cost no database round trip
 		return
 	}
-	u, sess, ok, err := s.sessions.Current(c.Request)
-	if err != nil {
-		s.h.Unavailable(c, err)
-		c.Abort()
-		return
-	}
-	if ok {
-		handlers.SetCurrent(c, u, sess)
-	}
-	c.Next()
-}
-
-// loadForwardSession is loadSession for forward-auth checks, through the one-second session cache.
-func (s *Server) loadForwardSession(c *gin.Context) {
-	u, sess, ok, err := s.forwardSessions.Current(c.Request)
+	u, sess, ok, err := current(c.Request)
 	if err != nil {
 		s.h.Unavailable(c, err)
 		c.Abort()
