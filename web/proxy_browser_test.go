@@ -42,7 +42,7 @@ func TestBrowserRealProxies(t *testing.T) {
 			demo := proxyApp(t, app, "demo", true, nil, "localhost")
 
 			up := echoUpstream(t)
-			port := startProxy(t, p, strings.TrimPrefix(app.URL(), "http://"), strings.TrimPrefix(up.URL, "http://"))
+			port := startProxy(t, p, base, strings.TrimPrefix(app.URL(), "http://"), strings.TrimPrefix(up.URL, "http://"), demo)
 			target := fmt.Sprintf("http://localhost:%d/reports/7?week=48", port)
 
 			b := browsertest.New(t)
