@@ -43,7 +43,7 @@ type realProxy struct {
 	name, binary, snippet string
 	// site turns the admin page's snippet for one app into what the test runs, by mechanical
 	// substitutions only: listen on 127.0.0.1:port, the upstream placeholder → upstream, Gatehouse's
-	// public origin → gatehouse (host:port of the test server, as the public name does not resolve).
+	// public origin → gatehouse (the test server's scheme://host:port, as the public name does not resolve).
 	site func(t *testing.T, text string, app models.App, port int, origin, gatehouse, upstream string) string
 	// wrap is the minimal standalone configuration around the sites: what the snippet leaves to the
 	// admin's existing nginx.conf or Caddyfile (events/http blocks and temp paths; Caddy's global options).
@@ -64,7 +64,7 @@ func replaceOnce(t *testing.T, text, old, new string) string {
 func nginxSite(t *testing.T, text string, _ models.App, port int, origin, gatehouse, upstream string) string {
 	text = replaceOnce(t, text, "    listen 443 ssl;\n", fmt.Sprintf("    listen 127.0.0.1:%d;\n", port))
 	text = replaceOnce(t, text, "proxy_pass http://"+apps.UpstreamPlaceholder+";", "proxy_pass http://"+upstream+";")
-	return replaceOnce(t, text, "proxy_pass "+origin+apps.ProxyNginxPath+";", "proxy_pass http://"+gatehouse+apps.ProxyNginxPath+";")
+	return replaceOnce(t, text, "proxy_pass "+origin+apps.ProxyNginxPath+";", "proxy_pass "+gatehouse+apps.ProxyNginxPath+";")
 }
 
 func nginxWrap(dir string, sites []string) string {
@@ -85,7 +85,7 @@ func caddySite(t *testing.T, text string, app models.App, port int, origin, gate
 		addrs = append(addrs, fmt.Sprintf("http://%s:%d", d, port))
 	}
 	text = replaceOnce(t, text, "\n"+strings.Join(app.Domains, ", ")+" {\n", "\n"+strings.Join(addrs, ", ")+" {\n")
-	text = replaceOnce(t, text, "forward_auth "+origin+" {", "forward_auth http://"+gatehouse+" {")
+	text = replaceOnce(t, text, "forward_auth "+origin+" {", "forward_auth "+gatehouse+" {")
 	return replaceOnce(t, text, "reverse_proxy "+apps.UpstreamPlaceholder+"\n", "reverse_proxy "+upstream+"\n")
 }
 
@@ -125,7 +125,7 @@ func proxyConfig(t *testing.T, p realProxy, dir string, port int, origin, gateho
 		if text == "" {
 			t.Fatalf("no %s snippet for %s", p.snippet, a.Name)
 		}
-		sites = append(sites, p.site(t, text, a, port, strings.TrimRight(origin, "/"), gatehouse, upstream))
+		sites = append(sites, p.site(t, text, a, port, strings.TrimRight(origin, "/"), "http://"+gatehouse, upstream))
 	}
 	return p.wrap(dir, sites)
 }
@@ -157,6 +157,42 @@ func freePort(t *testing.T) int {
 	}
 	defer l.Close()
 	return l.Addr().(*net.TCPAddr).Port
+}
+
+// TestRealProxySnippetsParse: the admin page's snippets for a Gatehouse on https (the TLS directives the
+// running tests, on plain http, do not have) and an app with a wildcard domain are accepted by nginx -t
+// and caddy validate.
+func TestRealProxySnippetsParse(t *testing.T) {
+	a := models.App{Name: "wiki", Title: "Team wiki", Type: models.AppTypeProxy, Domains: []string{"wiki.corp.example", "*.tools.corp.example"}}
+	for _, p := range realProxies {
+		t.Run(p.name, func(t *testing.T) {
+			bin := findProxy(t, p)
+			dir := t.TempDir()
+			var text string
+			for _, s := range apps.ProxySnippets("https://gate.corp.example", a) {
+				if s.ID == p.snippet {
+					text = s.Text
+				}
+			}
+			// The public name does not resolve here (nginx resolves proxy_pass hosts when it loads).
+			config := p.wrap(dir, []string{p.site(t, text, a, 8443, "https://gate.corp.example", "https://127.0.0.1:9443", "127.0.0.1:3000")})
+			conf := filepath.Join(dir, p.name+".conf")
+			must(t, os.WriteFile(conf, []byte(config), 0o644))
+			var cmd *exec.Cmd
+			if p.name == "nginx" {
+				if !strings.Contains(config, "proxy_ssl_verify on;") || !strings.Contains(config, "proxy_pass https://127.0.0.1:9443/auth/proxy/nginx;") {
+					t.Fatalf("not the https snippet:\n%s", config)
+				}
+				cmd = exec.Command(bin, "-t", "-p", dir, "-c", conf, "-g", "pid "+dir+"/nginx.pid;")
+			} else {
+				cmd = exec.Command(bin, "validate", "--config", conf, "--adapter", "caddyfile")
+				cmd.Env = append(os.Environ(), "HOME="+dir, "XDG_DATA_HOME="+dir+"/data", "XDG_CONFIG_HOME="+dir+"/config")
+			}
+			if out, err := cmd.CombinedOutput(); err != nil {
+				t.Fatalf("%s refuses the snippet: %v\n%s\n%s", p.name, err, out, config)
+			}
+		})
+	}
 }
 
 // startProxy runs the proxy with the admin page's snippets of the apps (origin: Gatehouse's public
