@@ -240,9 +240,10 @@ func caddySnippet(origin string, app models.App) string {
 	fmt.Fprintf(&b, "# Caddyfile: Gatehouse forward-auth for %q (%s).\n", app.Title, app.Name)
 	fmt.Fprintf(&b, "%s {\n", strings.Join(domainsOrExample(app), ", "))
 	fmt.Fprintf(&b, "\troute {\n")
-	fmt.Fprintf(&b, "\t\t# Drop the identity headers the client sent. copy_headers alone keeps a client's header\n")
-	fmt.Fprintf(&b, "\t\t# when Gatehouse's value is empty (Remote-Groups of someone in no group) in Caddy 2.9 and\n")
-	fmt.Fprintf(&b, "\t\t# later. route keeps this order: Caddy runs request_header after forward_auth otherwise.\n")
+	fmt.Fprintf(&b, "\t\t# Drop the identity headers the client sent: from Caddy 2.9 until the fix of\n")
+	fmt.Fprintf(&b, "\t\t# GHSA-7r4p-vjf4-gxv4, copy_headers skips an empty value (Remote-Groups of someone in\n")
+	fmt.Fprintf(&b, "\t\t# no group) and keeps the client's. route keeps this order (request_header would\n")
+	fmt.Fprintf(&b, "\t\t# otherwise run after forward_auth and drop Gatehouse's answer instead).\n")
 	for _, h := range RemoteHeaders {
 		fmt.Fprintf(&b, "\t\trequest_header -%s\n", h)
 	}

@@ -1,6 +1,7 @@
 package apps
 
 import (
+	"os"
 	"regexp"
 	"strings"
 	"testing"
@@ -268,5 +269,29 @@ func TestSnippetsPureAndQuoted(t *testing.T) {
 	}
 	if shellQuote("it's") != `'it'\''s'` || shellQuote("abc-1.2") != "abc-1.2" || shellQuote("") != "''" {
 		t.Error("shellQuote")
+	}
+}
+
+// TestProxyDocsShowTheSnippets: the nginx, Caddy (and untested Traefik) recipes of docs/proxy.md and docs/proxy.zh-CN.md
+// are the very text the app page shows (and web's TestRealProxies runs) for the docs' example app.
+func TestProxyDocsShowTheSnippets(t *testing.T) {
+	docApp := models.App{Name: "grafana", Title: "Grafana", Type: models.AppTypeProxy, Domains: []string{"grafana.corp.example"}}
+	list := ProxySnippets("https://gate.corp.example", docApp)
+	for _, doc := range []string{"../docs/proxy.md", "../docs/proxy.zh-CN.md"} {
+		raw, err := os.ReadFile(doc)
+		if err != nil {
+			t.Fatal(err)
+		}
+		for _, s := range []struct{ id, fence string }{{"nginx", "```nginx\n"}, {"caddy", "```caddyfile\n"}, {"traefik", "```yaml\n"}} {
+			_, after, ok := strings.Cut(string(raw), s.fence)
+			block, _, closed := strings.Cut(after, "```\n")
+			if !ok || !closed {
+				t.Errorf("%s: no %s block", doc, s.fence)
+				continue
+			}
+			if want := snippet(t, list, s.id); block != want {
+				t.Errorf("%s: the %s recipe is not the app page's snippet; want:\n%s", doc, s.id, want)
+			}
+		}
 	}
 }

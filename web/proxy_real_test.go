@@ -427,24 +427,27 @@ func TestRealProxies(t *testing.T) {
 					if host, proto := sawHost.Host, h.Get("X-Forwarded-Proto"); host != fmt.Sprintf("%s:%d", proxyAppHost, port) || proto != "http" {
 						t.Errorf("upstream saw Host %q, X-Forwarded-Proto %q", host, proto)
 					}
-					// A POST goes through with its body and the identity (Gatehouse judges the original method).
-					req, _ := http.NewRequest(http.MethodPost, appURL+"/api/save", strings.NewReader("x=1"))
-					for k, v := range b.hdr {
-						req.Header[k] = v
-					}
-					req.Header.Set("Content-Type", "application/x-www-form-urlencoded")
-					resp, err := b.http.Do(req)
-					must(t, err)
-					var posted bytes.Buffer
-					_, _ = posted.ReadFrom(resp.Body)
-					resp.Body.Close()
-					var saw struct {
-						Method  string
-						Headers http.Header
-					}
-					if resp.StatusCode != 200 || json.Unmarshal(posted.Bytes(), &saw) != nil || saw.Method != http.MethodPost ||
-						saw.Headers.Get("Remote-User") != "alice" || saw.Headers.Get("Content-Length") != "3" {
-						t.Errorf("POST through the proxy: %d %.300s", resp.StatusCode, posted.String())
+					// Other methods go through with their body and the identity: Gatehouse judges the original
+					// method, whatever method the proxy asks it with (WebDAV's PROPFIND included).
+					for _, method := range []string{http.MethodPost, http.MethodDelete, "PROPFIND"} {
+						req, _ := http.NewRequest(method, appURL+"/api/save", strings.NewReader("x=1"))
+						for k, v := range b.hdr {
+							req.Header[k] = v
+						}
+						req.Header.Set("Content-Type", "application/x-www-form-urlencoded")
+						resp, err := b.http.Do(req)
+						must(t, err)
+						var body bytes.Buffer
+						_, _ = body.ReadFrom(resp.Body)
+						resp.Body.Close()
+						var saw struct {
+							Method  string
+							Headers http.Header
+						}
+						if resp.StatusCode != 200 || json.Unmarshal(body.Bytes(), &saw) != nil || saw.Method != method ||
+							saw.Headers.Get("Remote-User") != "alice" || saw.Headers.Get("Content-Length") != "3" {
+							t.Errorf("%s through the proxy: %d %.300s", method, resp.StatusCode, body.String())
+						}
 					}
 
 					// A group the app does not allow: 403 through the proxy, nothing reaches the upstream.
@@ -455,10 +458,10 @@ func TestRealProxies(t *testing.T) {
 
 					// Sign out at Gatehouse: the next request through the proxy goes to sign in again.
 					b.hdr.Del(wecomtest.MemberHeader)
-					req, _ = http.NewRequest(http.MethodPost, w.base+"/signout", nil)
+					req, _ := http.NewRequest(http.MethodPost, w.base+"/signout", nil)
 					req.Header.Set("Origin", w.base)
 					req.Header.Set("Sec-Fetch-Site", "same-origin")
-					resp, err = b.http.Do(req)
+					resp, err := b.http.Do(req)
 					must(t, err)
 					resp.Body.Close()
 					if resp.StatusCode != http.StatusSeeOther {
