@@ -182,6 +182,11 @@ func domainsOrExample(app models.App) []string {
 func nginxSnippet(origin string, app models.App) string {
 	var b strings.Builder
 	fmt.Fprintf(&b, "# nginx: Gatehouse forward-auth for %q (%s).\n", app.Title, app.Name)
+	fmt.Fprintf(&b, "# WebSocket upgrades reach the app (nginx's own recipe; the same map in several files is fine).\n")
+	fmt.Fprintf(&b, "map $http_upgrade $gatehouse_connection {\n")
+	fmt.Fprintf(&b, "    default upgrade;\n")
+	fmt.Fprintf(&b, "    ''      close;\n")
+	fmt.Fprintf(&b, "}\n\n")
 	fmt.Fprintf(&b, "server {\n")
 	fmt.Fprintf(&b, "    listen 443 ssl;\n")
 	fmt.Fprintf(&b, "    server_name %s;\n", strings.Join(domainsOrExample(app), " "))
@@ -202,6 +207,9 @@ func nginxSnippet(origin string, app models.App) string {
 	fmt.Fprintf(&b, "        proxy_set_header Host $http_host;\n")
 	fmt.Fprintf(&b, "        proxy_set_header X-Forwarded-Proto $scheme;\n")
 	fmt.Fprintf(&b, "        proxy_set_header X-Forwarded-For $proxy_add_x_forwarded_for;\n")
+	fmt.Fprintf(&b, "        proxy_http_version 1.1;\n")
+	fmt.Fprintf(&b, "        proxy_set_header Upgrade $http_upgrade;\n")
+	fmt.Fprintf(&b, "        proxy_set_header Connection $gatehouse_connection;\n")
 	fmt.Fprintf(&b, "        proxy_pass http://%s;\n", UpstreamPlaceholder)
 	fmt.Fprintf(&b, "    }\n\n")
 	fmt.Fprintf(&b, "    location = /_gatehouse {\n")

@@ -63,6 +63,10 @@ func block(text, start string) string {
 func TestNginxSnippet(t *testing.T) {
 	text := snippet(t, ProxySnippets(testOrigin+"/", proxyApp), "nginx")
 	wantLines(t, "nginx", text,
+		"map $http_upgrade $gatehouse_connection {",
+		"default upgrade;",
+		"''      close;",
+		"}",
 		"server {",
 		"server_name wiki.corp.example *.tools.corp.example;",
 		"location / {",
@@ -80,6 +84,9 @@ func TestNginxSnippet(t *testing.T) {
 		"proxy_set_header Host $http_host;",
 		"proxy_set_header X-Forwarded-Proto $scheme;",
 		"proxy_set_header X-Forwarded-For $proxy_add_x_forwarded_for;",
+		"proxy_http_version 1.1;",
+		"proxy_set_header Upgrade $http_upgrade;",
+		"proxy_set_header Connection $gatehouse_connection;",
 		"proxy_pass http://127.0.0.1:3000;",
 		"location = /_gatehouse {",
 		"internal;",

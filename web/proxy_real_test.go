@@ -1,6 +1,7 @@
 package web_test
 
 import (
+	"bufio"
 	"bytes"
 	"context"
 	"encoding/json"
@@ -244,6 +245,22 @@ func startProxy(t *testing.T, p realProxy, origin, gatehouse, upstream string, l
 // echoUpstream is the protected app: it answers with the request headers it received, as JSON.
 func echoUpstream(t *testing.T) *httptest.Server {
 	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if strings.EqualFold(r.Header.Get("Upgrade"), "websocket") {
+			// A WebSocket-like upgrade: 101 naming who the proxy said it is, then echo one line.
+			conn, rw, err := http.NewResponseController(w).Hijack()
+			if err != nil {
+				return
+			}
+			defer conn.Close()
+			fmt.Fprintf(rw, "HTTP/1.1 101 Switching Protocols\r\nUpgrade: websocket\r\nConnection: Upgrade\r\nSeen-Remote-User: %s\r\n\r\n", r.Header.Get("Remote-User"))
+			_ = rw.Flush()
+			_ = conn.SetDeadline(time.Now().Add(5 * time.Second))
+			if line, err := rw.ReadString('\n'); err == nil {
+				_, _ = rw.WriteString("echo " + line)
+				_ = rw.Flush()
+			}
+			return
+		}
 		w.Header().Set("Content-Type", "application/json")
 		_ = json.NewEncoder(w).Encode(map[string]any{"path": r.URL.RequestURI(), "method": r.Method, "host": r.Host, "headers": r.Header})
 	}))
@@ -450,6 +467,11 @@ func TestRealProxies(t *testing.T) {
 						}
 					}
 
+					// A WebSocket upgrade reaches the app, with the identity, and carries data both ways.
+					if seen, echo := upgradeThrough(t, b, appURL+"/ws"); seen != "alice" || echo != "echo ping\n" {
+						t.Errorf("WebSocket upgrade through the proxy: upstream saw Remote-User %q, echoed %q", seen, echo)
+					}
+
 					// A group the app does not allow: 403 through the proxy, nothing reaches the upstream.
 					denied := b.get(fmt.Sprintf("http://%s:%d/", proxyDeniedHost, port))
 					if denied.status != http.StatusForbidden || strings.Contains(denied.body, `"headers"`) {
@@ -475,4 +497,31 @@ func TestRealProxies(t *testing.T) {
 			}
 		})
 	}
+}
+
+// upgradeThrough asks for a WebSocket upgrade at u with the browser's cookies and a forged Remote-User,
+// and returns the Remote-User the upstream saw and its echo of one line ("" on any failure).
+func upgradeThrough(t *testing.T, b *browser, u string) (seen, echo string) {
+	t.Helper()
+	target, err := url.Parse(u)
+	must(t, err)
+	conn, err := net.DialTimeout("tcp", net.JoinHostPort("127.0.0.1", target.Port()), 5*time.Second)
+	must(t, err)
+	defer conn.Close()
+	_ = conn.SetDeadline(time.Now().Add(5 * time.Second))
+	var cookies []string
+	for _, c := range b.http.Jar.Cookies(target) {
+		cookies = append(cookies, c.Name+"="+c.Value)
+	}
+	fmt.Fprintf(conn, "GET %s HTTP/1.1\r\nHost: %s\r\nCookie: %s\r\nRemote-User: root\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n"+
+		"Sec-WebSocket-Version: 13\r\nSec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\n\r\n", target.RequestURI(), target.Host, strings.Join(cookies, "; "))
+	r := bufio.NewReader(conn)
+	resp, err := http.ReadResponse(r, nil)
+	if err != nil || resp.StatusCode != http.StatusSwitchingProtocols {
+		t.Logf("upgrade answered %v %v", err, resp)
+		return "", ""
+	}
+	fmt.Fprintf(conn, "ping\n")
+	line, _ := r.ReadString('\n')
+	return resp.Header.Get("Seen-Remote-User"), line
 }
