@@ -17,7 +17,8 @@ import (
 	"gatehouse/wecom/wecomtest"
 )
 
-// TestBrowserRealProxies signs in through Debian's nginx and Caddy as a person would, in Chromium:
+// TestBrowserRealProxies signs in through Debian's nginx and Caddy (running the admin page's snippets
+// for the app, see proxyConfig) as a person would, in Chromium:
 // Gatehouse on localhost:P, the protected app behind the proxy on localhost:Q (ports do not separate
 // cookies, so no cookie domain is needed and Chromium needs no resolver rules). Anonymous → sign-in
 // page → WeCom (simulator: pick alice) → back on the original URL, where the upstream shows alice's

@@ -385,10 +385,12 @@ func upstreamSaw(t *testing.T, p page) (path string, h http.Header) {
 	return v.Path, v.Headers
 }
 
-// TestRealProxies runs forward-auth through Debian's nginx and Caddy: anonymous → Gatehouse's
+// TestRealProxies runs forward-auth through Debian's nginx and Caddy configured with the very snippets
+// the admin page shows for the two apps (apps.ProxySnippets, see proxyConfig): anonymous → Gatehouse's
 // sign-in page → WeCom sign-in (simulator) → back on the original URL with the identity headers at
-// the upstream; a forged Remote-User never reaches the upstream; a denied group gets 403; signing out
-// of Gatehouse ends access through the proxy.
+// the upstream; a forged Remote-User never reaches the upstream; the app gets the browser's Host, other
+// methods and WebSocket upgrades; a denied group gets 403; signing out of Gatehouse ends access through
+// the proxy.
 func TestRealProxies(t *testing.T) {
 	for _, p := range realProxies {
 		t.Run(p.name, func(t *testing.T) {
