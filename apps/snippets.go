@@ -182,6 +182,11 @@ func domainsOrExample(app models.App) []string {
 func nginxSnippet(origin string, app models.App) string {
 	var b strings.Builder
 	fmt.Fprintf(&b, "# nginx: Gatehouse forward-auth for %q (%s).\n", app.Title, app.Name)
+	fmt.Fprintf(&b, "# WebSocket upgrades reach the app (nginx's own recipe; the same map in several files is fine).\n")
+	fmt.Fprintf(&b, "map $http_upgrade $gatehouse_connection {\n")
+	fmt.Fprintf(&b, "    default upgrade;\n")
+	fmt.Fprintf(&b, "    ''      close;\n")
+	fmt.Fprintf(&b, "}\n\n")
 	fmt.Fprintf(&b, "server {\n")
 	fmt.Fprintf(&b, "    listen 443 ssl;\n")
 	fmt.Fprintf(&b, "    server_name %s;\n", strings.Join(domainsOrExample(app), " "))
@@ -198,12 +203,26 @@ func nginxSnippet(origin string, app models.App) string {
 	for _, h := range RemoteHeaders {
 		fmt.Fprintf(&b, "        proxy_set_header %s $gatehouse_%s;\n", h, nginxVar(h))
 	}
-	fmt.Fprintf(&b, "        proxy_set_header Host $host;\n")
+	fmt.Fprintf(&b, "        # The Host the browser sent (port included) and how it came, as Caddy and Traefik pass them.\n")
+	fmt.Fprintf(&b, "        proxy_set_header Host $http_host;\n")
+	fmt.Fprintf(&b, "        proxy_set_header X-Forwarded-Proto $scheme;\n")
+	fmt.Fprintf(&b, "        proxy_set_header X-Forwarded-For $proxy_add_x_forwarded_for;\n")
+	fmt.Fprintf(&b, "        proxy_http_version 1.1;\n")
+	fmt.Fprintf(&b, "        proxy_set_header Upgrade $http_upgrade;\n")
+	fmt.Fprintf(&b, "        proxy_set_header Connection $gatehouse_connection;\n")
 	fmt.Fprintf(&b, "        proxy_pass http://%s;\n", UpstreamPlaceholder)
 	fmt.Fprintf(&b, "    }\n\n")
 	fmt.Fprintf(&b, "    location = /_gatehouse {\n")
 	fmt.Fprintf(&b, "        internal;\n")
 	fmt.Fprintf(&b, "        proxy_pass %s%s;\n", origin, ProxyNginxPath)
+	if strings.HasPrefix(origin, "https://") {
+		fmt.Fprintf(&b, "        # nginx neither sends the name (SNI) nor checks the certificate of an https upstream by\n")
+		fmt.Fprintf(&b, "        # default: Gatehouse's answer decides who the app sees, so check it is Gatehouse.\n")
+		fmt.Fprintf(&b, "        proxy_ssl_server_name on;\n")
+		fmt.Fprintf(&b, "        proxy_ssl_verify on;\n")
+		fmt.Fprintf(&b, "        # Debian/Ubuntu's CA bundle; /etc/pki/tls/certs/ca-bundle.crt on RHEL-likes.\n")
+		fmt.Fprintf(&b, "        proxy_ssl_trusted_certificate %s;\n", NginxCABundle)
+	}
 	fmt.Fprintf(&b, "        proxy_pass_request_body off;\n")
 	fmt.Fprintf(&b, "        proxy_set_header Content-Length \"\";\n")
 	fmt.Fprintf(&b, "        proxy_set_header X-Original-URL $scheme://$http_host$request_uri;\n")
@@ -217,6 +236,10 @@ func nginxSnippet(origin string, app models.App) string {
 	return b.String()
 }
 
+// NginxCABundle is where Debian and Ubuntu keep the system's trusted CAs, which nginx is told to
+// check Gatehouse's certificate against.
+const NginxCABundle = "/etc/ssl/certs/ca-certificates.crt"
+
 // nginxVar is a header name as nginx's $upstream_http_ variables spell it: lower case, "-" → "_".
 func nginxVar(h string) string { return strings.ReplaceAll(strings.ToLower(h), "-", "_") }
 
@@ -224,13 +247,22 @@ func caddySnippet(origin string, app models.App) string {
 	var b strings.Builder
 	fmt.Fprintf(&b, "# Caddyfile: Gatehouse forward-auth for %q (%s).\n", app.Title, app.Name)
 	fmt.Fprintf(&b, "%s {\n", strings.Join(domainsOrExample(app), ", "))
-	fmt.Fprintf(&b, "\tforward_auth %s {\n", origin)
-	fmt.Fprintf(&b, "\t\turi %s\n", ProxyForwardPath)
-	fmt.Fprintf(&b, "\t\tcopy_headers %s\n", strings.Join(RemoteHeaders, " "))
-	fmt.Fprintf(&b, "\t\t# Gatehouse's own host, for whatever serves it; the app's host goes in X-Forwarded-Host.\n")
-	fmt.Fprintf(&b, "\t\theader_up Host {upstream_hostport}\n")
+	fmt.Fprintf(&b, "\troute {\n")
+	fmt.Fprintf(&b, "\t\t# Drop the identity headers the client sent: from Caddy 2.9 until the fix of\n")
+	fmt.Fprintf(&b, "\t\t# GHSA-7r4p-vjf4-gxv4, copy_headers skips an empty value (Remote-Groups of someone in\n")
+	fmt.Fprintf(&b, "\t\t# no group) and keeps the client's. route keeps this order (request_header would\n")
+	fmt.Fprintf(&b, "\t\t# otherwise run after forward_auth and drop Gatehouse's answer instead).\n")
+	for _, h := range RemoteHeaders {
+		fmt.Fprintf(&b, "\t\trequest_header -%s\n", h)
+	}
+	fmt.Fprintf(&b, "\t\tforward_auth %s {\n", origin)
+	fmt.Fprintf(&b, "\t\t\turi %s\n", ProxyForwardPath)
+	fmt.Fprintf(&b, "\t\t\tcopy_headers %s\n", strings.Join(RemoteHeaders, " "))
+	fmt.Fprintf(&b, "\t\t\t# Gatehouse's own host, for whatever serves it; the app's host goes in X-Forwarded-Host.\n")
+	fmt.Fprintf(&b, "\t\t\theader_up Host {upstream_hostport}\n")
+	fmt.Fprintf(&b, "\t\t}\n")
+	fmt.Fprintf(&b, "\t\treverse_proxy %s\n", UpstreamPlaceholder)
 	fmt.Fprintf(&b, "\t}\n")
-	fmt.Fprintf(&b, "\treverse_proxy %s\n", UpstreamPlaceholder)
 	fmt.Fprintf(&b, "}\n")
 	return b.String()
 }

@@ -1,6 +1,7 @@
 package apps
 
 import (
+	"os"
 	"regexp"
 	"strings"
 	"testing"
@@ -62,6 +63,10 @@ func block(text, start string) string {
 func TestNginxSnippet(t *testing.T) {
 	text := snippet(t, ProxySnippets(testOrigin+"/", proxyApp), "nginx")
 	wantLines(t, "nginx", text,
+		"map $http_upgrade $gatehouse_connection {",
+		"default upgrade;",
+		"''      close;",
+		"}",
 		"server {",
 		"server_name wiki.corp.example *.tools.corp.example;",
 		"location / {",
@@ -76,10 +81,19 @@ func TestNginxSnippet(t *testing.T) {
 		"proxy_set_header Remote-Name $gatehouse_remote_name;",
 		"proxy_set_header Remote-Email $gatehouse_remote_email;",
 		"proxy_set_header Remote-Groups $gatehouse_remote_groups;",
+		"proxy_set_header Host $http_host;",
+		"proxy_set_header X-Forwarded-Proto $scheme;",
+		"proxy_set_header X-Forwarded-For $proxy_add_x_forwarded_for;",
+		"proxy_http_version 1.1;",
+		"proxy_set_header Upgrade $http_upgrade;",
+		"proxy_set_header Connection $gatehouse_connection;",
 		"proxy_pass http://127.0.0.1:3000;",
 		"location = /_gatehouse {",
 		"internal;",
 		"proxy_pass https://gate.corp.example/auth/proxy/nginx;",
+		"proxy_ssl_server_name on;",
+		"proxy_ssl_verify on;",
+		"proxy_ssl_trusted_certificate /etc/ssl/certs/ca-certificates.crt;",
 		"proxy_pass_request_body off;",
 		`proxy_set_header Content-Length "";`,
 		"proxy_set_header X-Original-URL $scheme://$http_host$request_uri;",
@@ -95,23 +109,44 @@ func TestNginxSnippet(t *testing.T) {
 	if strings.Count(text, "{") != strings.Count(text, "}") {
 		t.Error("unbalanced braces")
 	}
+	// Gatehouse on plain http (a laptop, a test): no TLS directives that would do nothing.
+	plain := snippet(t, ProxySnippets("http://127.0.0.1:8080", proxyApp), "nginx")
+	if strings.Contains(plain, "proxy_ssl") || !strings.Contains(plain, "proxy_pass http://127.0.0.1:8080/auth/proxy/nginx;") {
+		t.Errorf("nginx snippet for an http origin:\n%s", plain)
+	}
 }
 
 func TestCaddySnippet(t *testing.T) {
 	text := snippet(t, ProxySnippets(testOrigin, proxyApp), "caddy")
+	// The client's identity headers are removed first, inside route (Caddy's default order would run
+	// request_header after forward_auth and remove Gatehouse's answer instead).
 	wantLines(t, "caddy", text,
 		"wiki.corp.example, *.tools.corp.example {",
+		"route {",
+		"request_header -Remote-User",
+		"request_header -Remote-Name",
+		"request_header -Remote-Email",
+		"request_header -Remote-Groups",
 		"forward_auth https://gate.corp.example {",
 		"uri /auth/proxy/forward",
 		"copy_headers Remote-User Remote-Name Remote-Email Remote-Groups",
+		"header_up Host {upstream_hostport}",
 		"}",
 		"reverse_proxy 127.0.0.1:3000",
 		"}",
+		"}",
 	)
+	if strings.Count(text, "{") != strings.Count(text, "}") {
+		t.Error("unbalanced braces")
+	}
 }
 
 func TestTraefikSnippet(t *testing.T) {
 	text := snippet(t, ProxySnippets(testOrigin, proxyApp), "traefik")
+	// Traefik is not installable here (no Debian package, and its module's config decoder is not on
+	// the Go proxy this builds with): the text is decoded strictly into the keys of Traefik v3's
+	// dynamic configuration it uses (pkg/config/dynamic: HTTPConfiguration, Router, ForwardAuth,
+	// ServersLoadBalancer, Server), so a misspelt or misplaced key fails here.
 	var cfg struct {
 		HTTP struct {
 			Middlewares map[string]struct {
@@ -124,11 +159,29 @@ func TestTraefikSnippet(t *testing.T) {
 				Rule        string   `yaml:"rule"`
 				Middlewares []string `yaml:"middlewares"`
 				Service     string   `yaml:"service"`
+				TLS         *struct {
+					CertResolver string `yaml:"certResolver"`
+				} `yaml:"tls"`
 			} `yaml:"routers"`
+			Services map[string]struct {
+				LoadBalancer struct {
+					Servers []struct {
+						URL string `yaml:"url"`
+					} `yaml:"servers"`
+				} `yaml:"loadBalancer"`
+			} `yaml:"services"`
 		} `yaml:"http"`
 	}
-	if err := yaml.Unmarshal([]byte(text), &cfg); err != nil {
-		t.Fatalf("not YAML: %v\n%s", err, text)
+	dec := yaml.NewDecoder(strings.NewReader(text))
+	dec.KnownFields(true)
+	if err := dec.Decode(&cfg); err != nil {
+		t.Fatalf("not Traefik's dynamic configuration: %v\n%s", err, text)
+	}
+	if svc := cfg.HTTP.Services["wiki"].LoadBalancer.Servers; len(svc) != 1 || svc[0].URL != "http://127.0.0.1:3000" {
+		t.Errorf("service %+v", svc)
+	}
+	if cfg.HTTP.Routers["wiki"].TLS == nil {
+		t.Error("the router does not serve TLS")
 	}
 	fa := cfg.HTTP.Middlewares["gatehouse"].ForwardAuth
 	if fa.Address != testOrigin+"/auth/proxy/forward" || strings.Join(fa.AuthResponseHeaders, ",") != "Remote-User,Remote-Name,Remote-Email,Remote-Groups" {
@@ -223,5 +276,29 @@ func TestSnippetsPureAndQuoted(t *testing.T) {
 	}
 	if shellQuote("it's") != `'it'\''s'` || shellQuote("abc-1.2") != "abc-1.2" || shellQuote("") != "''" {
 		t.Error("shellQuote")
+	}
+}
+
+// TestProxyDocsShowTheSnippets: the nginx, Caddy (and untested Traefik) recipes of docs/proxy.md and docs/proxy.zh-CN.md
+// are the very text the app page shows (and web's TestRealProxies runs) for the docs' example app.
+func TestProxyDocsShowTheSnippets(t *testing.T) {
+	docApp := models.App{Name: "grafana", Title: "Grafana", Type: models.AppTypeProxy, Domains: []string{"grafana.corp.example"}}
+	list := ProxySnippets("https://gate.corp.example", docApp)
+	for _, doc := range []string{"../docs/proxy.md", "../docs/proxy.zh-CN.md"} {
+		raw, err := os.ReadFile(doc)
+		if err != nil {
+			t.Fatal(err)
+		}
+		for _, s := range []struct{ id, fence string }{{"nginx", "```nginx\n"}, {"caddy", "```caddyfile\n"}, {"traefik", "```yaml\n"}} {
+			_, after, ok := strings.Cut(string(raw), s.fence)
+			block, _, closed := strings.Cut(after, "```\n")
+			if !ok || !closed {
+				t.Errorf("%s: no %s block", doc, s.fence)
+				continue
+			}
+			if want := snippet(t, list, s.id); block != want {
+				t.Errorf("%s: the %s recipe is not the app page's snippet; want:\n%s", doc, s.id, want)
+			}
+		}
 	}
 }

@@ -17,7 +17,8 @@ import (
 	"gatehouse/wecom/wecomtest"
 )
 
-// TestBrowserRealProxies signs in through Debian's nginx and Caddy as a person would, in Chromium:
+// TestBrowserRealProxies signs in through Debian's nginx and Caddy (running the admin page's snippets
+// for the app, see proxyConfig) as a person would, in Chromium:
 // Gatehouse on localhost:P, the protected app behind the proxy on localhost:Q (ports do not separate
 // cookies, so no cookie domain is needed and Chromium needs no resolver rules). Anonymous → sign-in
 // page → WeCom (simulator: pick alice) → back on the original URL, where the upstream shows alice's
@@ -42,7 +43,7 @@ func TestBrowserRealProxies(t *testing.T) {
 			demo := proxyApp(t, app, "demo", true, nil, "localhost")
 
 			up := echoUpstream(t)
-			port := startProxy(t, p, strings.TrimPrefix(app.URL(), "http://"), strings.TrimPrefix(up.URL, "http://"))
+			port := startProxy(t, p, base, strings.TrimPrefix(app.URL(), "http://"), strings.TrimPrefix(up.URL, "http://"), demo)
 			target := fmt.Sprintf("http://localhost:%d/reports/7?week=48", port)
 
 			b := browsertest.New(t)

@@ -1,6 +1,7 @@
 package web_test
 
 import (
+	"bufio"
 	"bytes"
 	"context"
 	"encoding/json"
@@ -20,6 +21,8 @@ import (
 
 	"github.com/PuerkitoBio/goquery"
 
+	"gatehouse/apps"
+	"gatehouse/models"
 	"gatehouse/models/modelstest"
 	"gatehouse/web"
 	"gatehouse/web/webtest"
@@ -35,93 +38,97 @@ const (
 	proxyDeniedHost   = "ops.corp.example.com"
 )
 
-// realProxy is a reverse proxy started by a test: its name, binary and the config writer.
+// realProxy is a reverse proxy started by a test: its name, binary, the snippet of apps.ProxySnippets
+// it runs, and how a standalone instance is made of it.
 type realProxy struct {
-	name, binary string
-	// config returns the proxy's configuration: listen on port, ask Gatehouse at gatehouse
-	// (host:port) before every request, pass allowed requests on to upstream (host:port).
-	config func(dir string, port int, gatehouse, upstream string) string
-	start  func(t *testing.T, dir, conf string) *exec.Cmd
+	name, binary, snippet string
+	// site turns the admin page's snippet for one app into what the test runs, by mechanical
+	// substitutions only: listen on 127.0.0.1:port, the upstream placeholder → upstream, Gatehouse's
+	// public origin → gatehouse (the test server's scheme://host:port, as the public name does not resolve).
+	site func(t *testing.T, text string, app models.App, port int, origin, gatehouse, upstream string) string
+	// wrap is the minimal standalone configuration around the sites: what the snippet leaves to the
+	// admin's existing nginx.conf or Caddyfile (events/http blocks and temp paths; Caddy's global options).
+	wrap  func(dir string, sites []string) string
+	start func(t *testing.T, dir, conf string) *exec.Cmd
 }
 
-// nginxConfig is the nginx recipe of docs/proxy.md (auth_request, the 401 → 302 redirect and the four
-// Remote-* headers copied, replacing whatever the client sent), with test-only paths around it.
-func nginxConfig(dir string, port int, gatehouse, upstream string) string {
+// replaceOnce replaces old by new in text, failing the test unless old occurs exactly once: a snippet
+// that no longer has the line the substitution expects must fail loudly, not run unsubstituted.
+func replaceOnce(t *testing.T, text, old, new string) string {
+	t.Helper()
+	if n := strings.Count(text, old); n != 1 {
+		t.Fatalf("the snippet has %q %d times, want once:\n%s", old, n, text)
+	}
+	return strings.Replace(text, old, new, 1)
+}
+
+func nginxSite(t *testing.T, text string, _ models.App, port int, origin, gatehouse, upstream string) string {
+	text = replaceOnce(t, text, "    listen 443 ssl;\n", fmt.Sprintf("    listen 127.0.0.1:%d;\n", port))
+	text = replaceOnce(t, text, "proxy_pass http://"+apps.UpstreamPlaceholder+";", "proxy_pass http://"+upstream+";")
+	return replaceOnce(t, text, "proxy_pass "+origin+apps.ProxyNginxPath+";", "proxy_pass "+gatehouse+apps.ProxyNginxPath+";")
+}
+
+func nginxWrap(dir string, sites []string) string {
 	return fmt.Sprintf(`error_log %[1]s/error.log info;
 events {}
 http {
-  access_log off;
-  client_body_temp_path %[1]s/body; proxy_temp_path %[1]s/proxy; fastcgi_temp_path %[1]s/fcgi;
-  uwsgi_temp_path %[1]s/uwsgi; scgi_temp_path %[1]s/scgi;
-  server {
-    listen 127.0.0.1:%[2]d;
-    server_name _;
-    location = /_gatehouse {
-      internal;
-      proxy_pass http://%[3]s/auth/proxy/nginx;
-      proxy_method GET;
-      proxy_pass_request_body off;
-      proxy_set_header Content-Length "";
-      proxy_set_header X-Original-URL $scheme://$http_host$request_uri;
-      proxy_set_header X-Original-Method $request_method;
-    }
-    location @gatehouse_signin {
-      return 302 $gatehouse_location;
-    }
-    location / {
-      auth_request /_gatehouse;
-      auth_request_set $gatehouse_location $upstream_http_location;
-      error_page 401 = @gatehouse_signin;
-      auth_request_set $gatehouse_user $upstream_http_remote_user;
-      auth_request_set $gatehouse_name $upstream_http_remote_name;
-      auth_request_set $gatehouse_email $upstream_http_remote_email;
-      auth_request_set $gatehouse_groups $upstream_http_remote_groups;
-      proxy_set_header Remote-User $gatehouse_user;
-      proxy_set_header Remote-Name $gatehouse_name;
-      proxy_set_header Remote-Email $gatehouse_email;
-      proxy_set_header Remote-Groups $gatehouse_groups;
-      proxy_set_header Host $http_host;
-      proxy_pass http://%[4]s;
-    }
-  }
+access_log off;
+client_body_temp_path %[1]s/body; proxy_temp_path %[1]s/proxy; fastcgi_temp_path %[1]s/fcgi;
+uwsgi_temp_path %[1]s/uwsgi; scgi_temp_path %[1]s/scgi;
+%[2]s
 }
-`, dir, port, gatehouse, upstream)
+`, dir, strings.Join(sites, "\n"))
 }
 
-// caddyConfig is the Caddy recipe of docs/proxy.md (forward_auth copying the four Remote-* headers,
-// after deleting any the client sent, as a second layer: Gatehouse always answers with all four).
-func caddyConfig(dir string, port int, gatehouse, upstream string) string {
+func caddySite(t *testing.T, text string, app models.App, port int, origin, gatehouse, upstream string) string {
+	var addrs []string
+	for _, d := range app.Domains {
+		addrs = append(addrs, fmt.Sprintf("http://%s:%d", d, port))
+	}
+	text = replaceOnce(t, text, "\n"+strings.Join(app.Domains, ", ")+" {\n", "\n"+strings.Join(addrs, ", ")+" {\n")
+	text = replaceOnce(t, text, "forward_auth "+origin+" {", "forward_auth "+gatehouse+" {")
+	return replaceOnce(t, text, "reverse_proxy "+apps.UpstreamPlaceholder+"\n", "reverse_proxy "+upstream+"\n")
+}
+
+func caddyWrap(dir string, sites []string) string {
 	return fmt.Sprintf(`{
 	admin off
 	auto_https off
+	default_bind 127.0.0.1
 	storage file_system %[1]s/data
 }
-http://:%[2]d {
-	bind 127.0.0.1
-	route {
-		request_header -Remote-User
-		request_header -Remote-Name
-		request_header -Remote-Email
-		request_header -Remote-Groups
-		forward_auth %[3]s {
-			uri /auth/proxy/forward
-			copy_headers Remote-User Remote-Name Remote-Email Remote-Groups
-		}
-		reverse_proxy %[4]s
-	}
-}
-`, dir, port, gatehouse, upstream)
+%[2]s`, dir, strings.Join(sites, "\n"))
 }
 
 var realProxies = []realProxy{
-	{name: "nginx", binary: "nginx", config: nginxConfig, start: func(t *testing.T, dir, conf string) *exec.Cmd {
+	{name: "nginx", binary: "nginx", snippet: "nginx", site: nginxSite, wrap: nginxWrap, start: func(t *testing.T, dir, conf string) *exec.Cmd {
 		return exec.Command("nginx", "-p", dir, "-c", conf, "-g", "daemon off; pid "+dir+"/nginx.pid;")
 	}},
-	{name: "caddy", binary: "caddy", config: caddyConfig, start: func(t *testing.T, dir, conf string) *exec.Cmd {
+	{name: "caddy", binary: "caddy", snippet: "caddy", site: caddySite, wrap: caddyWrap, start: func(t *testing.T, dir, conf string) *exec.Cmd {
 		cmd := exec.Command("caddy", "run", "--config", conf, "--adapter", "caddyfile")
 		cmd.Env = append(os.Environ(), "HOME="+dir, "XDG_DATA_HOME="+dir+"/data", "XDG_CONFIG_HOME="+dir+"/config")
 		return cmd
 	}},
+}
+
+// proxyConfig is the configuration the test runs: the admin page's snippet (apps.ProxySnippets) of
+// every app, substituted and wrapped, as the admin would paste them into one nginx or Caddy.
+func proxyConfig(t *testing.T, p realProxy, dir string, port int, origin, gatehouse, upstream string, list ...models.App) string {
+	t.Helper()
+	var sites []string
+	for _, a := range list {
+		var text string
+		for _, s := range apps.ProxySnippets(origin, a) {
+			if s.ID == p.snippet {
+				text = s.Text
+			}
+		}
+		if text == "" {
+			t.Fatalf("no %s snippet for %s", p.snippet, a.Name)
+		}
+		sites = append(sites, p.site(t, text, a, port, strings.TrimRight(origin, "/"), "http://"+gatehouse, upstream))
+	}
+	return p.wrap(dir, sites)
 }
 
 // findProxy returns the proxy's binary path, skipping the test when it is not installed (failing it
@@ -153,8 +160,46 @@ func freePort(t *testing.T) int {
 	return l.Addr().(*net.TCPAddr).Port
 }
 
-// startProxy writes the config and runs the proxy until the test ends, waiting until it listens.
-func startProxy(t *testing.T, p realProxy, gatehouse, upstream string) int {
+// TestRealProxySnippetsParse: the admin page's snippets for a Gatehouse on https (the TLS directives the
+// running tests, on plain http, do not have) and an app with a wildcard domain are accepted by nginx -t
+// and caddy validate.
+func TestRealProxySnippetsParse(t *testing.T) {
+	a := models.App{Name: "wiki", Title: "Team wiki", Type: models.AppTypeProxy, Domains: []string{"wiki.corp.example", "*.tools.corp.example"}}
+	for _, p := range realProxies {
+		t.Run(p.name, func(t *testing.T) {
+			bin := findProxy(t, p)
+			dir := t.TempDir()
+			var text string
+			for _, s := range apps.ProxySnippets("https://gate.corp.example", a) {
+				if s.ID == p.snippet {
+					text = s.Text
+				}
+			}
+			// The public name does not resolve here (nginx resolves proxy_pass hosts when it loads).
+			config := p.wrap(dir, []string{p.site(t, text, a, 8443, "https://gate.corp.example", "https://127.0.0.1:9443", "127.0.0.1:3000")})
+			conf := filepath.Join(dir, p.name+".conf")
+			must(t, os.WriteFile(conf, []byte(config), 0o644))
+			var cmd *exec.Cmd
+			if p.name == "nginx" {
+				if !strings.Contains(config, "proxy_ssl_verify on;") || !strings.Contains(config, "proxy_pass https://127.0.0.1:9443/auth/proxy/nginx;") {
+					t.Fatalf("not the https snippet:\n%s", config)
+				}
+				cmd = exec.Command(bin, "-t", "-p", dir, "-c", conf, "-g", "pid "+dir+"/nginx.pid;")
+			} else {
+				cmd = exec.Command(bin, "validate", "--config", conf, "--adapter", "caddyfile")
+				cmd.Env = append(os.Environ(), "HOME="+dir, "XDG_DATA_HOME="+dir+"/data", "XDG_CONFIG_HOME="+dir+"/config")
+			}
+			if out, err := cmd.CombinedOutput(); err != nil {
+				t.Fatalf("%s refuses the snippet: %v\n%s\n%s", p.name, err, out, config)
+			}
+		})
+	}
+}
+
+// startProxy runs the proxy with the admin page's snippets of the apps (origin: Gatehouse's public
+// origin, which the snippets name; gatehouse: the test server's host:port) until the test ends,
+// waiting until it listens.
+func startProxy(t *testing.T, p realProxy, origin, gatehouse, upstream string, list ...models.App) int {
 	t.Helper()
 	bin := findProxy(t, p)
 	dir := t.TempDir()
@@ -163,7 +208,13 @@ func startProxy(t *testing.T, p realProxy, gatehouse, upstream string) int {
 	}
 	port := freePort(t)
 	conf := filepath.Join(dir, p.name+".conf")
-	must(t, os.WriteFile(conf, []byte(p.config(dir, port, gatehouse, upstream)), 0o644))
+	config := proxyConfig(t, p, dir, port, origin, gatehouse, upstream, list...)
+	must(t, os.WriteFile(conf, []byte(config), 0o644))
+	t.Cleanup(func() {
+		if t.Failed() {
+			t.Logf("%s configuration:\n%s", p.name, config)
+		}
+	})
 	cmd := p.start(t, dir, conf)
 	cmd.Path = bin
 	var out bytes.Buffer
@@ -194,8 +245,24 @@ func startProxy(t *testing.T, p realProxy, gatehouse, upstream string) int {
 // echoUpstream is the protected app: it answers with the request headers it received, as JSON.
 func echoUpstream(t *testing.T) *httptest.Server {
 	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if strings.EqualFold(r.Header.Get("Upgrade"), "websocket") {
+			// A WebSocket-like upgrade: 101 naming who the proxy said it is, then echo one line.
+			conn, rw, err := http.NewResponseController(w).Hijack()
+			if err != nil {
+				return
+			}
+			defer conn.Close()
+			fmt.Fprintf(rw, "HTTP/1.1 101 Switching Protocols\r\nUpgrade: websocket\r\nConnection: Upgrade\r\nSeen-Remote-User: %s\r\n\r\n", r.Header.Get("Remote-User"))
+			_ = rw.Flush()
+			_ = conn.SetDeadline(time.Now().Add(5 * time.Second))
+			if line, err := rw.ReadString('\n'); err == nil {
+				_, _ = rw.WriteString("echo " + line)
+				_ = rw.Flush()
+			}
+			return
+		}
 		w.Header().Set("Content-Type", "application/json")
-		_ = json.NewEncoder(w).Encode(map[string]any{"path": r.URL.RequestURI(), "method": r.Method, "headers": r.Header})
+		_ = json.NewEncoder(w).Encode(map[string]any{"path": r.URL.RequestURI(), "method": r.Method, "host": r.Host, "headers": r.Header})
 	}))
 	t.Cleanup(srv.Close)
 	return srv
@@ -207,7 +274,8 @@ func echoUpstream(t *testing.T) *httptest.Server {
 type proxyWorld struct {
 	app  *webtest.App
 	sim  *wecomtest.Sim
-	base string // Gatehouse's public origin
+	base string       // Gatehouse's public origin
+	apps []models.App // the proxy apps, whose snippets the proxy runs
 }
 
 func newProxyWorld(t *testing.T, dialect string) *proxyWorld {
@@ -227,10 +295,10 @@ func newProxyWorld(t *testing.T, dialect string) *proxyWorld {
 	alice.Nickname, alice.Email = "Alice Wang", "alice@acme.test"
 	must(t, app.Store.SaveUser(context.Background(), &alice))
 	w.bind(t, a, alice, "alice")
-	proxyApp(t, app, "demo", true, nil, proxyAppHost)
-	proxyApp(t, app, "ops", true, []string{"ops"}, proxyDeniedHost)
+	demo := proxyApp(t, app, "demo", true, nil, proxyAppHost)
+	ops := proxyApp(t, app, "ops", true, []string{"ops"}, proxyDeniedHost)
 	group(t, app, "ops", "user:nobody")
-	return &proxyWorld{app: app, sim: sim, base: base}
+	return &proxyWorld{app: app, sim: sim, base: base, apps: []models.App{demo, ops}}
 }
 
 // browser is a cookie-jar client that resolves every *.corp.example.com name to 127.0.0.1 and
@@ -317,10 +385,12 @@ func upstreamSaw(t *testing.T, p page) (path string, h http.Header) {
 	return v.Path, v.Headers
 }
 
-// TestRealProxies runs forward-auth through Debian's nginx and Caddy: anonymous → Gatehouse's
+// TestRealProxies runs forward-auth through Debian's nginx and Caddy configured with the very snippets
+// the admin page shows for the two apps (apps.ProxySnippets, see proxyConfig): anonymous → Gatehouse's
 // sign-in page → WeCom sign-in (simulator) → back on the original URL with the identity headers at
-// the upstream; a forged Remote-User never reaches the upstream; a denied group gets 403; signing out
-// of Gatehouse ends access through the proxy.
+// the upstream; a forged Remote-User never reaches the upstream; the app gets the browser's Host, other
+// methods and WebSocket upgrades; a denied group gets 403; signing out of Gatehouse ends access through
+// the proxy.
 func TestRealProxies(t *testing.T) {
 	for _, p := range realProxies {
 		t.Run(p.name, func(t *testing.T) {
@@ -330,7 +400,7 @@ func TestRealProxies(t *testing.T) {
 					w := newProxyWorld(t, dialect)
 					up := echoUpstream(t)
 					gate := strings.TrimPrefix(w.app.URL(), "http://")
-					port := startProxy(t, p, gate, strings.TrimPrefix(up.URL, "http://"))
+					port := startProxy(t, p, w.base, gate, strings.TrimPrefix(up.URL, "http://"), w.apps...)
 					appURL := fmt.Sprintf("http://%s:%d", proxyAppHost, port)
 					target := appURL + "/dashboards/1?from=now-1h&q=a%20b"
 
@@ -369,6 +439,41 @@ func TestRealProxies(t *testing.T) {
 						t.Fatalf("upstream saw identity %s; want %s (never the forged root/admins)", got, want)
 					}
 
+					// The app sees the Host the browser sent and how it came (nginx's snippet sets them as
+					// Caddy does by default), so it can build its own absolute URLs.
+					var sawHost struct{ Host string }
+					_ = json.Unmarshal([]byte(landed.body), &sawHost)
+					if host, proto := sawHost.Host, h.Get("X-Forwarded-Proto"); host != fmt.Sprintf("%s:%d", proxyAppHost, port) || proto != "http" {
+						t.Errorf("upstream saw Host %q, X-Forwarded-Proto %q", host, proto)
+					}
+					// Other methods go through with their body and the identity: Gatehouse judges the original
+					// method, whatever method the proxy asks it with (WebDAV's PROPFIND included).
+					for _, method := range []string{http.MethodPost, http.MethodDelete, "PROPFIND"} {
+						req, _ := http.NewRequest(method, appURL+"/api/save", strings.NewReader("x=1"))
+						for k, v := range b.hdr {
+							req.Header[k] = v
+						}
+						req.Header.Set("Content-Type", "application/x-www-form-urlencoded")
+						resp, err := b.http.Do(req)
+						must(t, err)
+						var body bytes.Buffer
+						_, _ = body.ReadFrom(resp.Body)
+						resp.Body.Close()
+						var saw struct {
+							Method  string
+							Headers http.Header
+						}
+						if resp.StatusCode != 200 || json.Unmarshal(body.Bytes(), &saw) != nil || saw.Method != method ||
+							saw.Headers.Get("Remote-User") != "alice" || saw.Headers.Get("Content-Length") != "3" {
+							t.Errorf("%s through the proxy: %d %.300s", method, resp.StatusCode, body.String())
+						}
+					}
+
+					// A WebSocket upgrade reaches the app, with the identity, and carries data both ways.
+					if seen, echo := upgradeThrough(t, b, appURL+"/ws"); seen != "alice" || echo != "echo ping\n" {
+						t.Errorf("WebSocket upgrade through the proxy: upstream saw Remote-User %q, echoed %q", seen, echo)
+					}
+
 					// A group the app does not allow: 403 through the proxy, nothing reaches the upstream.
 					denied := b.get(fmt.Sprintf("http://%s:%d/", proxyDeniedHost, port))
 					if denied.status != http.StatusForbidden || strings.Contains(denied.body, `"headers"`) {
@@ -394,4 +499,31 @@ func TestRealProxies(t *testing.T) {
 			}
 		})
 	}
+}
+
+// upgradeThrough asks for a WebSocket upgrade at u with the browser's cookies and a forged Remote-User,
+// and returns the Remote-User the upstream saw and its echo of one line ("" on any failure).
+func upgradeThrough(t *testing.T, b *browser, u string) (seen, echo string) {
+	t.Helper()
+	target, err := url.Parse(u)
+	must(t, err)
+	conn, err := net.DialTimeout("tcp", net.JoinHostPort("127.0.0.1", target.Port()), 5*time.Second)
+	must(t, err)
+	defer conn.Close()
+	_ = conn.SetDeadline(time.Now().Add(5 * time.Second))
+	var cookies []string
+	for _, c := range b.http.Jar.Cookies(target) {
+		cookies = append(cookies, c.Name+"="+c.Value)
+	}
+	fmt.Fprintf(conn, "GET %s HTTP/1.1\r\nHost: %s\r\nCookie: %s\r\nRemote-User: root\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n"+
+		"Sec-WebSocket-Version: 13\r\nSec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\n\r\n", target.RequestURI(), target.Host, strings.Join(cookies, "; "))
+	r := bufio.NewReader(conn)
+	resp, err := http.ReadResponse(r, nil)
+	if err != nil || resp.StatusCode != http.StatusSwitchingProtocols {
+		t.Logf("upgrade answered %v %v", err, resp)
+		return "", ""
+	}
+	fmt.Fprintf(conn, "ping\n")
+	line, _ := r.ReadString('\n')
+	return resp.Header.Get("Seen-Remote-User"), line
 }
