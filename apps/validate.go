@@ -3,7 +3,6 @@ package apps
 import (
 	"context"
 	"errors"
-	"net"
 	"net/url"
 	"regexp"
 	"slices"
@@ -183,21 +182,12 @@ func RedirectURIProblem(v string) string {
 		return "uri_userinfo"
 	case u.Scheme == "https":
 		return ""
-	case u.Scheme == "http" && IsLoopbackHost(u.Hostname()):
+	case u.Scheme == "http" && models.IsLoopbackHost(u.Hostname()):
 		return ""
 	case u.Scheme == "http":
 		return "uri_https"
 	}
 	return "uri_scheme"
-}
-
-// IsLoopbackHost tells whether a host name is this machine: localhost, 127.0.0.0/8 or ::1.
-func IsLoopbackHost(h string) bool {
-	if strings.EqualFold(h, "localhost") {
-		return true
-	}
-	ip := net.ParseIP(h)
-	return ip != nil && ip.IsLoopback()
 }
 
 // validDomains checks a proxy app's domains, one a line; they are kept lower-case. It returns nil

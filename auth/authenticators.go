@@ -4,7 +4,6 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"net"
 	"net/url"
 	"regexp"
 	"strconv"
@@ -170,7 +169,7 @@ func (s *WeComAuthenticators) validAPIBase(v string) (string, error) {
 		u.RawQuery != "" || u.ForceQuery || u.Fragment != "" || strings.ContainsAny(v, "#?@\\") {
 		return "", errors.New("url")
 	}
-	if u.Scheme == "http" && !isLoopbackHost(u.Hostname()) && !s.wecom.httpAllowed(u.Hostname()) {
+	if u.Scheme == "http" && !models.IsLoopbackHost(u.Hostname()) && !s.wecom.httpAllowed(u.Hostname()) {
 		return "", errors.New("api_base_https")
 	}
 	return v, nil
@@ -209,15 +208,7 @@ func ValidOrigin(v string) (string, error) {
 // browsers do not accept for sign-ins in production.
 func InsecureOrigin(origin string) bool {
 	u, err := url.Parse(origin)
-	return err == nil && u.Scheme == "http" && !isLoopbackHost(u.Hostname())
-}
-
-func isLoopbackHost(h string) bool {
-	if h == "localhost" {
-		return true
-	}
-	ip := net.ParseIP(h)
-	return ip != nil && ip.IsLoopback()
+	return err == nil && u.Scheme == "http" && !models.IsLoopbackHost(u.Hostname())
 }
 
 // Create adds a WeCom authenticator.

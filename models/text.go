@@ -1,6 +1,7 @@
 package models
 
 import (
+	"net"
 	"strings"
 	"unicode/utf8"
 )
@@ -36,3 +37,13 @@ func TruncateText(s string, n int) string {
 
 // TextOK tells whether s can be stored as typed: valid UTF-8 without NUL bytes.
 func TextOK(s string) bool { return utf8.ValidString(s) && !strings.ContainsRune(s, 0) }
+
+// IsLoopbackHost tells whether a host name is this machine: localhost, 127.0.0.0/8 or ::1. Plain http
+// is accepted only there (a WeCom API base, an app's redirect URI).
+func IsLoopbackHost(h string) bool {
+	if strings.EqualFold(h, "localhost") {
+		return true
+	}
+	ip := net.ParseIP(h)
+	return ip != nil && ip.IsLoopback()
+}
