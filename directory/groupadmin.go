@@ -384,25 +384,39 @@ func Pickers(ctx context.Context, st *models.Store) ([]Picker, error) {
 	return out, nil
 }
 
-// DepartmentPath names a department after its ancestors, root first, as far as the known departments
-// reach (a parent outside the app's visible range is not known). A department without a name shows
-// its id; a loop in the parents stops the walk.
+// DepartmentPath names a known department after its ancestors, root first, joined by " / " (the
+// pickers' label); an unknown id has no path.
 func DepartmentPath(byID map[int64]models.DirectoryDepartment, id int64) string {
-	var parts []string
+	if _, ok := byID[id]; !ok {
+		return ""
+	}
+	names, _ := DepartmentNames(byID, id)
+	return strings.Join(names, " / ")
+}
+
+// DepartmentNames lists the names of a department and its ancestors, root first, as far as the known
+// departments reach. A department without a name (or not known) shows its id. cut tells that the walk
+// stopped at a parent outside the app's visible range (so the path does not start at the root); a
+// loop in the parents stops the walk too.
+func DepartmentNames(known map[int64]models.DirectoryDepartment, id int64) (names []string, cut bool) {
 	seen := map[int64]bool{}
-	for id != 0 && !seen[id] {
-		d, ok := byID[id]
-		if !ok {
+	for cur := id; ; {
+		d, ok := known[cur]
+		name := d.Name
+		if !ok || name == "" {
+			name = "#" + strconv.FormatInt(cur, 10)
+		}
+		names = append(names, name)
+		seen[cur] = true
+		if !ok || d.ParentID == 0 || cur == 1 || seen[d.ParentID] {
 			break
 		}
-		seen[id] = true
-		name := d.Name
-		if name == "" {
-			name = "#" + strconv.FormatInt(d.DeptID, 10)
+		if _, visible := known[d.ParentID]; !visible {
+			cut = true
+			break
 		}
-		parts = append(parts, name)
-		id = d.ParentID
+		cur = d.ParentID
 	}
-	slices.Reverse(parts)
-	return strings.Join(parts, " / ")
+	slices.Reverse(names)
+	return names, cut
 }

@@ -2,9 +2,9 @@ package handlers
 
 import (
 	"context"
-	"slices"
 	"strconv"
 
+	"gatehouse/directory"
 	"gatehouse/models"
 	"gatehouse/views"
 )
@@ -75,26 +75,6 @@ func (h *Handlers) directoryNames(ctx context.Context, authenticatorID int64) (m
 // department outside the visible range (or not recorded) shows its id, and a path whose top has an
 // invisible parent is marked cut.
 func departmentView(known map[int64]models.DirectoryDepartment, id int64) views.DepartmentView {
-	name := func(id int64) string {
-		if d, ok := known[id]; ok && d.Name != "" {
-			return d.Name
-		}
-		return "#" + strconv.FormatInt(id, 10)
-	}
-	v := views.DepartmentView{ID: id}
-	cur := id
-	for range 64 {
-		v.Path = append(v.Path, name(cur))
-		d, ok := known[cur]
-		if !ok || d.ParentID == 0 || cur == 1 {
-			break
-		}
-		if _, visible := known[d.ParentID]; !visible {
-			v.Cut = true
-			break
-		}
-		cur = d.ParentID
-	}
-	slices.Reverse(v.Path)
-	return v
+	path, cut := directory.DepartmentNames(known, id)
+	return views.DepartmentView{ID: id, Path: path, Cut: cut}
 }
