@@ -140,15 +140,17 @@ func newSweepEnv(t *testing.T, st *models.Store, failing map[string]int) *sweepE
 	clock := &fakeClock{t: time.Now().UTC()}
 	client := wecom.NewClient(httpClient, nil, wecom.WithBreaker(wecom.BreakerSettings{Now: clock.Now}))
 	log := slog.New(slog.NewTextHandler(io.Discard, nil))
-	reader := &countingReader{now: clock.Now, next: directory.StatusReader{Client: client, Config: func(a models.Authenticator) (wecom.Config, error) {
-		secret := "app-secret"
-		if a.Options.AgentID == 7 {
-			secret = "other"
-		}
-		return wecom.Config{APIBase: srv.URL, CorpID: a.Options.CorpID, AgentID: a.Options.AgentID, Secret: secret}, nil
-	}}}
-	return &sweepEnv{st: st, sim: sim, a: a, clock: clock, reader: reader, log: log,
-		members: &directory.Members{Store: st, Now: clock.Now, Log: log}}
+	members := &directory.Members{Store: st, Now: clock.Now, Log: log}
+	refresher := &directory.Refresher{Store: st, WeCom: client, Members: members, Now: clock.Now, Log: log,
+		Config: func(a models.Authenticator) (wecom.Config, error) {
+			secret := "app-secret"
+			if a.Options.AgentID == 7 {
+				secret = "other"
+			}
+			return wecom.Config{APIBase: srv.URL, CorpID: a.Options.CorpID, AgentID: a.Options.AgentID, Secret: secret}, nil
+		}}
+	reader := &countingReader{now: clock.Now, next: directory.RefreshReader{Refresher: refresher}}
+	return &sweepEnv{st: st, sim: sim, a: a, clock: clock, reader: reader, log: log, members: members}
 }
 
 // bind adds a user bound to userid with a live session; with inSim the member exists in WeCom with
