@@ -13,12 +13,11 @@ import (
 
 // newDirectorySweeper builds the directory sweep (GATEHOUSE_DIRECTORY_SYNC): each member it reads is
 // refreshed by the Refresher (status, departments, tags), with its metrics on the server's registry.
-func newDirectorySweeper(cfg Config, store *models.Store, log *slog.Logger, now func() time.Time, refresher *directory.Refresher, metrics *Metrics, opts directory.SweepOptions) *directory.Sweeper {
+func newDirectorySweeper(cfg Config, store *models.Store, log *slog.Logger, now func() time.Time, members *directory.Members, refresher *directory.Refresher, metrics *Metrics, opts directory.SweepOptions) *directory.Sweeper {
 	if opts.Now == nil {
 		opts.Now = now
 	}
 	opts.Observer = newSweepMetrics(metrics.registry)
-	members := &directory.Members{Store: store, Now: now, Log: log}
 	return directory.NewSweeper(store, members, directory.RefreshReader{Refresher: refresher}, cfg.DirectorySync, log, opts)
 }
 

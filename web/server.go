@@ -118,7 +118,9 @@ func New(cfg Config, store *models.Store, log *slog.Logger, opts Options) (*Serv
 	}
 	wecomClient := wecom.NewClient(opts.HTTPClient, models.NewTokenCache(store, sealer, now), wecom.WithBreaker(breaker))
 	// What WeCom says of each bound member, refreshed at every WeCom sign-in (DESIGN.md §11).
-	refresher := &directory.Refresher{Store: store, WeCom: wecomClient, Members: &directory.Members{Store: store, Now: now, Log: log}, Now: now, Log: log}
+	// One Members applies a leaver's cut-off and return for sign-ins, the sweep and WeCom's events.
+	members := &directory.Members{Store: store, Now: now, Log: log}
+	refresher := &directory.Refresher{Store: store, WeCom: wecomClient, Members: members, Now: now, Log: log}
 	signin := auth.NewWeCom(store, wecomClient, sealer, auth.WeComBases{API: cfg.WeComAPIBase, OAuth: cfg.WeComOAuthBase, Login: cfg.WeComLoginBase, HTTPHosts: cfg.WeComAllowHTTP}, now).WithHandoffTTL(cfg.HandoffTTL).WithDirectory(refresher, log)
 	refresher.Config = signin.Config
 	proxies, err := parsePrefixes(cfg.TrustedProxies)
@@ -136,7 +138,7 @@ func New(cfg Config, store *models.Store, log *slog.Logger, opts Options) (*Serv
 			cfg.SessionIdle, cfg.SessionMax, secure, now).WithDomain(cfg.CookieDomain),
 	}
 	s.trustedProxies = proxies
-	s.sweeper = newDirectorySweeper(cfg, store, log, now, refresher, metrics, opts.DirectorySweep)
+	s.sweeper = newDirectorySweeper(cfg, store, log, now, members, refresher, metrics, opts.DirectorySweep)
 	s.forwardSessions = auth.NewSessionCache(s.sessions, forwardSessionTTL)
 	if s.oidc, err = s.newOIDC(sealer, now); err != nil {
 		return nil, err
@@ -166,7 +168,7 @@ func New(cfg Config, store *models.Store, log *slog.Logger, opts Options) (*Serv
 		Apps:                apps.NewApps(store),
 		AppSecrets:          apps.NewShown(models.DeriveKey(cfg.SecretKey, "app secret shown")),
 		Events: &directory.Events{Store: store, Sealer: sealer, Now: now, Log: log, Refresh: eventRefresh(opts.EventRefresh, refresher),
-			Members: &directory.Members{Store: store, Now: now, Log: log}},
+			Members: members},
 		Forward:        apps.NewForward(store, directory.UserGroups, now),
 		ForwardMetrics: metrics,
 		CookieDomain:   cfg.CookieDomain,
