@@ -211,22 +211,6 @@ func getStatus(u string, want int, cookie string) Op {
 	}
 }
 
-func doStatus(c *http.Client, req *http.Request, want int) error {
-	resp, err := c.Do(req)
-	if err != nil {
-		return err
-	}
-	_, err = io.Copy(io.Discard, resp.Body)
-	resp.Body.Close()
-	if err != nil {
-		return err
-	}
-	if resp.StatusCode != want {
-		return fmt.Errorf("%s: status %d, want %d", req.URL, resp.StatusCode, want)
-	}
-	return nil
-}
-
 // passwordSession signs the bench admin in and returns "gatehouse_session=…".
 func passwordSession(ctx context.Context, base string) (string, error) {
 	form := url.Values{"username": {benchAdmin}, "password": {benchPassword}}

@@ -91,20 +91,25 @@ func GetOK(url string) Op {
 		if err != nil {
 			return err
 		}
-		resp, err := c.Do(req)
-		if err != nil {
-			return err
-		}
-		_, err = io.Copy(io.Discard, resp.Body)
-		resp.Body.Close()
-		if err != nil {
-			return err
-		}
-		if resp.StatusCode != http.StatusOK {
-			return fmt.Errorf("GET %s: status %d", url, resp.StatusCode)
-		}
-		return nil
+		return doStatus(c, req, http.StatusOK)
 	}
+}
+
+// doStatus sends req, reads the answer to its end and checks its status.
+func doStatus(c *http.Client, req *http.Request, want int) error {
+	resp, err := c.Do(req)
+	if err != nil {
+		return err
+	}
+	_, err = io.Copy(io.Discard, resp.Body)
+	resp.Body.Close()
+	if err != nil {
+		return err
+	}
+	if resp.StatusCode != want {
+		return fmt.Errorf("%s %s: status %d, want %d", req.Method, req.URL, resp.StatusCode, want)
+	}
+	return nil
 }
 
 // Run runs the load and returns its statistics. Each worker first makes one untimed operation (to open
