@@ -88,10 +88,18 @@ func (s *Store) SaveApp(ctx context.Context, a *App) error {
 	return notFound(s.q(ctx).Save(a).Error, fmt.Sprintf("save app %q", a.Name))
 }
 
-// DeleteApp removes an application. What hangs off it (OIDC grants and tokens) is removed by the
-// caller in the same transaction.
+// DeleteApp removes an application and what hangs off it: its OIDC authorize requests (and so its
+// codes) and its tokens, in one transaction.
 func (s *Store) DeleteApp(ctx context.Context, id int64) error {
-	return notFound(s.q(ctx).Delete(&App{}, id).Error, fmt.Sprintf("delete app %d", id))
+	return s.InTx(ctx, func(tx *Store) error {
+		if err := tx.q(ctx).Where("app_id = ?", id).Delete(&OIDCAuthRequest{}).Error; err != nil {
+			return notFound(err, fmt.Sprintf("delete authorize requests of app %d", id))
+		}
+		if err := tx.q(ctx).Where("app_id = ?", id).Delete(&OIDCToken{}).Error; err != nil {
+			return notFound(err, fmt.Sprintf("delete tokens of app %d", id))
+		}
+		return notFound(tx.q(ctx).Delete(&App{}, id).Error, fmt.Sprintf("delete app %d", id))
+	})
 }
 
 // nilToEmpty stores empty lists as [] rather than null, so the JSON columns read back the same.

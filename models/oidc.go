@@ -254,12 +254,6 @@ func (s *Store) RevokeOIDCGrant(ctx context.Context, grant string, now time.Time
 	return res.RowsAffected, notFound(res.Error, "revoke oidc grant")
 }
 
-// RevokeOIDCAppTokens revokes every token of an application (deleting it, a new secret).
-func (s *Store) RevokeOIDCAppTokens(ctx context.Context, appID int64, now time.Time) (int64, error) {
-	res := s.q(ctx).Model(&OIDCToken{}).Where("app_id = ? AND revoked_at IS NULL", appID).UpdateColumn("revoked_at", now)
-	return res.RowsAffected, notFound(res.Error, "revoke app tokens")
-}
-
 // SweepOIDC deletes authorize requests and tokens that expired before cutoff.
 func (s *Store) SweepOIDC(ctx context.Context, cutoff time.Time) (int64, error) {
 	a := s.q(ctx).Where("expires_at < ?", cutoff).Delete(&OIDCAuthRequest{})
